@@ -1,0 +1,1 @@
+"""Qt-free core of Tokendesk: providers, OAuth flow, keychain vault, refresh engine, service facade."""

@@ -1,0 +1,121 @@
+"""The authorization-code flow with the system browser and a loopback redirect (RFC 8252, 7636, 9207)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import webbrowser
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from .clock import Clock
+from .errors import AuthorizationError, IdTokenError
+from .idtoken import JwksCache, validate_id_token
+from .loopback import LoopbackListener
+from .oauth import Client, authorization_url, exchange_code, fetch_userinfo
+from .pkce import new_pkce, new_state
+from .providers import OfflineAccess, ProviderSpec
+from .tokens import TokenSet
+
+log = logging.getLogger(__name__)
+
+BrowserOpener = Callable[[str], Awaitable[bool]]
+DEFAULT_TIMEOUT_S = 300.0
+
+
+async def system_browser(url: str) -> bool:
+    """Open `url` with Python's webbrowser module, which honours $BROWSER; off the event loop, as it may block."""
+    return await asyncio.to_thread(webbrowser.open, url, 2)
+
+
+@dataclass(frozen=True)
+class SignIn:
+    tokens: TokenSet
+    claims: dict[str, Any]  # verified ID token claims, else userinfo, else empty
+
+
+def request_scopes(spec: ProviderSpec, scopes: tuple[str, ...] | None) -> tuple[str, ...]:
+    chosen = list(scopes if scopes else spec.default_scopes)
+    if spec.offline_access is OfflineAccess.SCOPE and "offline_access" not in chosen:
+        chosen.append("offline_access")
+    return tuple(dict.fromkeys(chosen))
+
+
+async def sign_in(
+    spec: ProviderSpec,
+    client: Client,
+    *,
+    scopes: tuple[str, ...],
+    http: httpx.AsyncClient,
+    opener: BrowserOpener,
+    clock: Clock,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    on_url: Callable[[str], None] | None = None,
+    login_hint: str | None = None,
+) -> SignIn:
+    pkce = new_pkce()
+    state = new_state()
+    oidc = spec.is_oidc and "openid" in scopes
+    nonce = new_state() if oidc else None
+    extra = (("login_hint", login_hint),) if login_hint else ()
+    async with LoopbackListener(state=state, redirect_host=spec.redirect_host) as listener:
+        url = authorization_url(
+            spec,
+            client,
+            redirect_uri=listener.redirect_uri,
+            scopes=scopes,
+            state=state,
+            challenge=pkce.challenge,
+            nonce=nonce,
+            extra=extra,
+        )
+        if on_url is not None:
+            on_url(url)
+        opened: asyncio.Future[bool] = asyncio.ensure_future(opener(url))
+        try:
+            callback = await listener.wait(timeout_s)
+        finally:
+            if not opened.done():
+                opened.cancel()
+            with contextlib.suppress(BaseException):
+                await opened
+    # RFC 9207 §2.4: compare iss whenever present; require it when the provider says it sends it.
+    if callback.iss is not None and spec.issuer is not None and callback.iss != spec.issuer:
+        raise AuthorizationError(
+            f"The redirect came from issuer {callback.iss!r}, not {spec.issuer!r}; refusing it (mix-up attack?)."
+        )
+    if callback.iss is None and spec.iss_parameter_supported:
+        raise AuthorizationError("The provider promised an iss parameter in the redirect but sent none; refusing it.")
+    tokens = await exchange_code(
+        http,
+        spec,
+        client,
+        code=callback.code,
+        verifier=pkce.verifier,
+        redirect_uri=listener.redirect_uri,
+        scopes=scopes,
+        now=clock.now(),
+    )
+    claims: dict[str, Any] = {}
+    if oidc:
+        if tokens.id_token is None:
+            raise IdTokenError(f"{spec.display_name} did not return an ID token for an OpenID Connect sign-in.")
+        claims = await validate_id_token(
+            tokens.id_token.reveal(),
+            spec=spec,
+            client_id=client.client_id,
+            nonce=nonce,
+            jwks=JwksCache(http),
+            now=clock.now(),
+        )
+    if spec.userinfo_endpoint and not any(claims.get(k) for k in ("email", "preferred_username", "name")):
+        info = await fetch_userinfo(http, spec, tokens, now=clock.now())
+        if claims and info.get("sub") not in (None, claims.get("sub")):
+            log.warning("userinfo names another subject than the ID token; ignoring it")
+        else:
+            claims = {**info, **claims}
+    return SignIn(tokens=tokens, claims=claims)

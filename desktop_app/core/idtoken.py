@@ -1,0 +1,110 @@
+"""ID token validation (OIDC Core §3.1.3.7) with joserfc: signature via JWKS, iss, aud, azp, exp, nonce."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import httpx
+from joserfc import jwt
+from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.jwk import KeySet
+
+from .errors import IdTokenError, TransientError
+from .providers import ProviderSpec, Quirk
+
+_ASYMMETRIC = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+    "Ed25519",
+)
+_MS_ISSUER = re.compile(r"^https://login\.microsoftonline\.com/([0-9a-f-]{36})/v2\.0$")
+
+
+class JwksCache:
+    """The provider's signing keys; refetched once when a token names a key id we do not have (rotation)."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self._http = http
+        self._sets: dict[str, KeySet] = {}
+
+    async def get(self, uri: str, *, refresh: bool = False) -> KeySet:
+        if refresh or uri not in self._sets:
+            try:
+                response = await self._http.get(uri, headers={"Accept": "application/json"})
+            except httpx.HTTPError as exc:
+                raise TransientError(f"Cannot fetch the provider's signing keys: {type(exc).__name__}.") from None
+            try:
+                response.raise_for_status()
+                self._sets[uri] = KeySet.import_key_set(json.loads(response.text))
+            except (httpx.HTTPStatusError, ValueError, JoseError, TypeError, KeyError):
+                raise IdTokenError("The provider's signing keys (JWKS) could not be read.") from None
+        return self._sets[uri]
+
+
+def _expected_issuers(spec: ProviderSpec, claims: dict[str, Any]) -> set[str]:
+    assert spec.issuer is not None
+    issuers = {spec.issuer}
+    if Quirk.ISSUER_WITHOUT_SCHEME in spec.quirks:
+        issuers.add(spec.issuer.removeprefix("https://"))
+    if Quirk.ISSUER_PER_TENANT in spec.quirks:
+        # Multi-tenant endpoints (common/organizations/consumers) sign with the user's tenant as issuer.
+        tid = claims.get("tid")
+        tenant = spec.issuer.split("/")[3]
+        if isinstance(tid, str) and (tenant in ("common", "organizations", "consumers") or tenant == tid):
+            issuers.add(f"https://login.microsoftonline.com/{tid}/v2.0")
+    return issuers
+
+
+async def validate_id_token(
+    id_token: str,
+    *,
+    spec: ProviderSpec,
+    client_id: str,
+    nonce: str | None,
+    jwks: JwksCache,
+    now: float,
+    leeway_s: int = 120,
+) -> dict[str, Any]:
+    if spec.issuer is None or spec.jwks_uri is None:
+        raise IdTokenError(f"{spec.display_name} sent an ID token but has no issuer or JWKS URI to check it.")
+    algorithms = [a for a in (spec.id_token_algs or ("RS256",)) if a in _ASYMMETRIC] or ["RS256"]
+    keys = await jwks.get(spec.jwks_uri)
+    try:
+        try:
+            token = jwt.decode(id_token, keys, algorithms=algorithms)
+        except InvalidKeyIdError:
+            # The provider rotated its keys since we fetched them.
+            token = jwt.decode(id_token, await jwks.get(spec.jwks_uri, refresh=True), algorithms=algorithms)
+    except JoseError as exc:
+        raise IdTokenError(f"The ID token's signature is not valid ({type(exc).__name__}).") from None
+    claims = dict(token.claims)
+
+    if claims.get("iss") not in _expected_issuers(spec, claims):
+        raise IdTokenError(f"The ID token was issued by {claims.get('iss')!r}, not {spec.issuer!r}.")
+    aud = claims.get("aud")
+    audiences = aud if isinstance(aud, list) else [aud]
+    if client_id not in audiences:
+        raise IdTokenError("The ID token was issued for another application (aud).")
+    if len(audiences) > 1 and claims.get("azp") not in (None, client_id):
+        raise IdTokenError("The ID token's authorized party (azp) is another application.")
+    exp = claims.get("exp")
+    if not isinstance(exp, int | float) or exp + leeway_s < now:
+        raise IdTokenError("The ID token has expired; check this computer's clock.")
+    iat = claims.get("iat")
+    if isinstance(iat, int | float) and iat - leeway_s > now:
+        raise IdTokenError("The ID token was issued in the future; check this computer's clock.")
+    if nonce is not None and claims.get("nonce") != nonce:
+        raise IdTokenError("The ID token's nonce does not match this sign-in (possible replay).")
+    if not isinstance(claims.get("sub"), str) or not claims["sub"]:
+        raise IdTokenError("The ID token has no subject (sub).")
+    return claims

@@ -1,0 +1,373 @@
+"""Provider specs: endpoints, scopes, client authentication, redirect rules and named quirks; presets."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import UsageError
+from .urls import check_endpoint
+
+
+class ClientAuth(StrEnum):
+    """How the client authenticates at the token endpoint (RFC 6749 §2.3)."""
+
+    NONE = "none"
+    POST = "client_secret_post"
+    BASIC = "client_secret_basic"
+
+
+class OfflineAccess(StrEnum):
+    """How a refresh token is asked for."""
+
+    SCOPE = "scope"  # the offline_access scope (OIDC Core §11), with prompt=consent
+    PARAMS = "params"  # provider-specific authorization parameters (extra_auth_params)
+    ALWAYS = "always"  # the provider issues refresh tokens without being asked
+    NONE = "none"  # no refresh tokens at all
+
+
+class Quirk(StrEnum):
+    """Departures from the RFCs, each named so it is tested and applied only where a preset says so."""
+
+    ERRORS_IN_200 = "errors-in-200"  # GitHub, Slack: failures come back as HTTP 200 with an error field / ok=false
+    NON_BEARER_TOKEN_TYPE = "non-bearer-token-type"  # Slack: token_type "user"/"bot", used as Bearer anyway
+    TOKEN_TYPE_OPTIONAL = "token-type-optional"  # Slack: some answers omit token_type
+    SLACK_AUTHED_USER = "slack-authed-user"  # Slack: the user token sits in authed_user{}
+    COMMA_SCOPES = "comma-scopes"  # GitHub, Slack: scopes are comma separated
+    ISSUER_PER_TENANT = "issuer-per-tenant"  # Microsoft: id token iss names the tenant (tid), not "common"
+    ISSUER_WITHOUT_SCHEME = "issuer-without-scheme"  # Google: iss may be "accounts.google.com"
+    NO_REFRESH_ROTATION = "no-refresh-rotation"  # the refresh token never changes (Google, Dropbox)
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    key: str
+    display_name: str
+    authorization_endpoint: str
+    token_endpoint: str
+    issuer: str | None = None
+    revocation_endpoint: str | None = None
+    userinfo_endpoint: str | None = None
+    jwks_uri: str | None = None
+    default_scopes: tuple[str, ...] = ()
+    offline_access: OfflineAccess = OfflineAccess.SCOPE
+    extra_auth_params: tuple[tuple[str, str], ...] = ()
+    client_auth: ClientAuth = ClientAuth.NONE
+    requires_secret: bool = False
+    redirect_host: str = "127.0.0.1"
+    iss_parameter_supported: bool = False
+    id_token_algs: tuple[str, ...] = ()
+    identity_claims: tuple[str, ...] = ("email", "preferred_username", "name", "login", "sub")
+    quirks: frozenset[Quirk] = frozenset()
+    error_aliases: Mapping[str, str] = field(default_factory=dict)
+    advice: tuple[tuple[str, str], ...] = ()  # (substring of error_description, advice for the user)
+
+    def __post_init__(self) -> None:
+        for name in (
+            "authorization_endpoint",
+            "token_endpoint",
+            "revocation_endpoint",
+            "userinfo_endpoint",
+            "jwks_uri",
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                check_endpoint(value, what=name.replace("_", " "))
+        if self.redirect_host not in ("127.0.0.1", "localhost"):
+            raise UsageError(f"redirect host must be 127.0.0.1 or localhost, not {self.redirect_host!r}")
+
+    @property
+    def is_oidc(self) -> bool:
+        return self.issuer is not None and self.jwks_uri is not None
+
+    def advice_for(self, description: str | None) -> str | None:
+        if not description:
+            return None
+        for needle, text in self.advice:
+            if needle.lower() in description.lower():
+                return text
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["quirks"] = sorted(q.value for q in self.quirks)
+        data["error_aliases"] = dict(self.error_aliases)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ProviderSpec:
+        known = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        for name in ("default_scopes", "id_token_algs", "identity_claims"):
+            if name in kwargs:
+                kwargs[name] = tuple(kwargs[name])
+        kwargs["extra_auth_params"] = tuple(tuple(p) for p in kwargs.get("extra_auth_params", ()))
+        kwargs["advice"] = tuple(tuple(p) for p in kwargs.get("advice", ()))
+        kwargs["quirks"] = frozenset(Quirk(q) for q in kwargs.get("quirks", ()) if q in Quirk._value2member_map_)
+        kwargs["offline_access"] = OfflineAccess(kwargs.get("offline_access", "scope"))
+        kwargs["client_auth"] = ClientAuth(kwargs.get("client_auth", "none"))
+        return cls(**kwargs)
+
+
+# --- presets ------------------------------------------------------------------------------------
+
+_MS_ADVICE = (
+    ("AADSTS700082", "The sign-in expired after a long time unused. Reconnect the account."),
+    ("AADSTS70043", "Your organisation's conditional access policy requires signing in again periodically."),
+    ("AADSTS50173", "The grant was revoked, usually because the password changed. Reconnect the account."),
+    ("AADSTS65001", "Consent for this app was withdrawn. Reconnect and approve it again."),
+)
+_GOOGLE_ADVICE = (
+    ("invalid_rapt", "Your Google Workspace session policy requires signing in again (reauth). Reconnect."),
+    (
+        "expired or revoked",
+        "The token was revoked or expired. If the Google Cloud app is in 'Testing' status, Google expires its "
+        "refresh tokens after 7 days: publish the app, or reconnect.",
+    ),
+)
+_GITHUB_ERRORS = {
+    "bad_refresh_token": "invalid_grant",
+    "bad_verification_code": "invalid_grant",
+    "incorrect_client_credentials": "invalid_client",
+    "redirect_uri_mismatch": "invalid_request",
+    "unverified_user_email": "invalid_request",
+}
+_SLACK_ERRORS = {
+    "invalid_refresh_token": "invalid_grant",
+    "invalid_code": "invalid_grant",
+    "code_already_used": "invalid_grant",
+    "token_revoked": "invalid_grant",
+    "token_expired": "invalid_grant",
+    "invalid_client_id": "invalid_client",
+    "bad_client_secret": "invalid_client",
+    "invalid_grant_type": "unsupported_grant_type",
+    "ratelimited": "temporarily_unavailable",
+}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A provider template; `{name}` placeholders are filled from user parameters (tenant, domain, realm)."""
+
+    key: str
+    display_name: str
+    template: Mapping[str, Any]
+    params: Mapping[str, str | None] = field(default_factory=dict)  # name -> default (None: required)
+    help: str = ""
+
+    def build(self, values: Mapping[str, str] | None = None) -> ProviderSpec:
+        given = {k: v for k, v in (values or {}).items() if v}
+        unknown = set(given) - set(self.params)
+        if unknown:
+            raise UsageError(f"{self.display_name} does not take {', '.join(sorted(unknown))}.")
+        filled: dict[str, str] = {}
+        for name, default in self.params.items():
+            value = given.get(name, default)
+            if not value:
+                raise UsageError(f"{self.display_name} needs --{name} ({self.help or name}).")
+            filled[name] = _clean_param(name, value)
+        data = {k: _fill(v, filled) for k, v in self.template.items()}
+        return ProviderSpec.from_json({"key": self.key, "display_name": self.display_name, **data})
+
+
+def _clean_param(name: str, value: str) -> str:
+    value = value.strip()
+    if name == "domain":
+        # Accept "example.okta.com" as well as "https://example.okta.com/".
+        parts = urlsplit(value if "://" in value else f"https://{value}")
+        if parts.scheme != "https" or not parts.hostname:
+            raise UsageError(f"{value!r} is not a domain name or https:// URL.")
+        return (parts.netloc + parts.path).rstrip("/")
+    if not value or any(c in value for c in "/?#@ "):
+        raise UsageError(f"{value!r} is not a valid {name}.")
+    return value
+
+
+def _fill(value: Any, params: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        return value.format(**params)
+    if isinstance(value, list | tuple):
+        return [_fill(v, params) for v in value]
+    return value
+
+
+_OIDC_SCOPES = ["openid", "email", "profile", "offline_access"]
+
+PRESETS: dict[str, Preset] = {
+    p.key: p
+    for p in (
+        Preset(
+            "google",
+            "Google",
+            {
+                "issuer": "https://accounts.google.com",
+                "authorization_endpoint": "https://accounts.google.com/o/oauth2/v2/auth",
+                "token_endpoint": "https://oauth2.googleapis.com/token",
+                "revocation_endpoint": "https://oauth2.googleapis.com/revoke",
+                "userinfo_endpoint": "https://openidconnect.googleapis.com/v1/userinfo",
+                "jwks_uri": "https://www.googleapis.com/oauth2/v3/certs",
+                "default_scopes": ["openid", "email", "profile"],
+                # Google ignores offline_access; it wants these, and prompt=consent to re-issue a refresh token.
+                "offline_access": "params",
+                "extra_auth_params": [["access_type", "offline"], ["prompt", "consent"]],
+                # Desktop-app clients still get (non-confidential) secrets, which Google requires.
+                "client_auth": "client_secret_post",
+                "requires_secret": True,
+                "iss_parameter_supported": True,
+                "quirks": ["issuer-without-scheme", "no-refresh-rotation"],
+                "advice": _GOOGLE_ADVICE,
+            },
+        ),
+        Preset(
+            "microsoft",
+            "Microsoft",
+            {
+                "issuer": "https://login.microsoftonline.com/{tenant}/v2.0",
+                "authorization_endpoint": "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize",
+                "token_endpoint": "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
+                "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
+                "jwks_uri": "https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys",
+                "default_scopes": _OIDC_SCOPES,
+                "offline_access": "scope",
+                # Entra ID desktop registrations use "http://localhost" redirects (any port is accepted).
+                "redirect_host": "localhost",
+                # Entra rotates refresh tokens without revoking the previous one; there is no RFC 7009 endpoint.
+                "quirks": ["issuer-per-tenant"],
+                "advice": _MS_ADVICE,
+            },
+            params={"tenant": "common"},
+            help="directory (tenant) ID or domain; common, organizations or consumers",
+        ),
+        Preset(
+            "github",
+            "GitHub",
+            {
+                "authorization_endpoint": "https://github.com/login/oauth/authorize",
+                "token_endpoint": "https://github.com/login/oauth/access_token",
+                "userinfo_endpoint": "https://api.github.com/user",
+                "default_scopes": [],
+                # GitHub App user tokens expire after 8 h and come with a refresh token that itself expires
+                # (refresh_token_expires_in); OAuth App tokens never expire and have none.
+                "offline_access": "always",
+                "client_auth": "client_secret_post",
+                "requires_secret": True,
+                "identity_claims": ["login", "email", "name"],
+                "quirks": ["errors-in-200", "comma-scopes"],
+                "error_aliases": _GITHUB_ERRORS,
+            },
+        ),
+        Preset(
+            "gitlab",
+            "GitLab",
+            {
+                "issuer": "https://{domain}",
+                "authorization_endpoint": "https://{domain}/oauth/authorize",
+                "token_endpoint": "https://{domain}/oauth/token",
+                "revocation_endpoint": "https://{domain}/oauth/revoke",
+                "userinfo_endpoint": "https://{domain}/oauth/userinfo",
+                "jwks_uri": "https://{domain}/oauth/discovery/keys",
+                "default_scopes": ["openid", "email", "profile", "read_user"],
+                # GitLab always issues a refresh token and rotates it on every use.
+                "offline_access": "always",
+            },
+            params={"domain": "gitlab.com"},
+            help="your GitLab host, e.g. gitlab.example.com",
+        ),
+        Preset(
+            "slack",
+            "Slack",
+            {
+                "authorization_endpoint": "https://slack.com/oauth/v2/authorize",
+                "token_endpoint": "https://slack.com/api/oauth.v2.access",
+                "default_scopes": [],
+                # With token rotation enabled the app gets single-use refresh tokens, every one rotated.
+                "offline_access": "always",
+                "client_auth": "client_secret_post",
+                "requires_secret": True,
+                "identity_claims": ["id", "sub"],
+                "quirks": [
+                    "errors-in-200",
+                    "non-bearer-token-type",
+                    "token-type-optional",
+                    "slack-authed-user",
+                    "comma-scopes",
+                ],
+                "error_aliases": _SLACK_ERRORS,
+            },
+        ),
+        Preset(
+            "auth0",
+            "Auth0",
+            {
+                "issuer": "https://{domain}/",
+                "authorization_endpoint": "https://{domain}/authorize",
+                "token_endpoint": "https://{domain}/oauth/token",
+                "revocation_endpoint": "https://{domain}/oauth/revoke",
+                "userinfo_endpoint": "https://{domain}/userinfo",
+                "jwks_uri": "https://{domain}/.well-known/jwks.json",
+                "default_scopes": _OIDC_SCOPES,
+            },
+            params={"domain": None},
+            help="your Auth0 tenant domain, e.g. example.eu.auth0.com",
+        ),
+        Preset(
+            "okta",
+            "Okta",
+            {
+                "issuer": "https://{domain}/oauth2/{server}",
+                "authorization_endpoint": "https://{domain}/oauth2/{server}/v1/authorize",
+                "token_endpoint": "https://{domain}/oauth2/{server}/v1/token",
+                "revocation_endpoint": "https://{domain}/oauth2/{server}/v1/revoke",
+                "userinfo_endpoint": "https://{domain}/oauth2/{server}/v1/userinfo",
+                "jwks_uri": "https://{domain}/oauth2/{server}/v1/keys",
+                "default_scopes": _OIDC_SCOPES,
+                "iss_parameter_supported": True,
+            },
+            params={"domain": None, "server": "default"},
+            help="your Okta domain, e.g. example.okta.com",
+        ),
+        Preset(
+            "keycloak",
+            "Keycloak",
+            {
+                "issuer": "https://{domain}/realms/{realm}",
+                "authorization_endpoint": "https://{domain}/realms/{realm}/protocol/openid-connect/auth",
+                "token_endpoint": "https://{domain}/realms/{realm}/protocol/openid-connect/token",
+                "revocation_endpoint": "https://{domain}/realms/{realm}/protocol/openid-connect/revoke",
+                "userinfo_endpoint": "https://{domain}/realms/{realm}/protocol/openid-connect/userinfo",
+                "jwks_uri": "https://{domain}/realms/{realm}/protocol/openid-connect/certs",
+                "default_scopes": _OIDC_SCOPES,
+                "iss_parameter_supported": True,
+            },
+            params={"domain": None, "realm": None},
+            help="your Keycloak host (and path prefix, if any) and realm",
+        ),
+        Preset(
+            "dropbox",
+            "Dropbox",
+            {
+                "issuer": "https://www.dropbox.com",
+                "authorization_endpoint": "https://www.dropbox.com/oauth2/authorize",
+                "token_endpoint": "https://api.dropboxapi.com/oauth2/token",
+                "userinfo_endpoint": "https://api.dropboxapi.com/2/openid/userinfo",
+                "jwks_uri": "https://www.dropbox.com/oauth2/jwks",
+                "default_scopes": [],
+                "offline_access": "params",
+                "extra_auth_params": [["token_access_type", "offline"]],
+                "redirect_host": "localhost",
+                "quirks": ["no-refresh-rotation"],
+            },
+        ),
+    )
+}
+
+
+def preset(key: str, **params: str) -> ProviderSpec:
+    try:
+        return PRESETS[key.lower()].build(params)
+    except KeyError:
+        raise UsageError(f"Unknown provider {key!r}; choose one of: {', '.join(sorted(PRESETS))}.") from None

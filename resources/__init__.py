@@ -1,0 +1,1 @@
+"""Package data: icons, badge art and the pages the loopback listener serves."""

@@ -1,0 +1,155 @@
+// Tokendesk test rig: a real oidc-provider on 127.0.0.1 plus test-only admin endpoints under /__rig/.
+// stdout carries exactly one line, {"issuer": ...}, once listening; everything else goes to stderr.
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+
+// oidc-provider prints its NOTICEs with console.info (stdout); keep stdout for the ready line only.
+console.log = console.error;
+console.info = console.error;
+// Imported only after the console is redirected, so import-time notices go to stderr too.
+const { default: Provider } = await import('oidc-provider');
+
+const REDIRECT = 'http://127.0.0.1/callback';
+const COMMON = {
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  scope: 'openid email profile offline_access',
+  application_type: 'native',
+};
+const clients = [
+  { ...COMMON, client_id: 'native-rotating', token_endpoint_auth_method: 'none', redirect_uris: [REDIRECT] },
+  { ...COMMON, client_id: 'native-static', token_endpoint_auth_method: 'none', redirect_uris: [REDIRECT] },
+  {
+    ...COMMON, client_id: 'native-localhost', token_endpoint_auth_method: 'none',
+    redirect_uris: ['http://localhost/callback'],
+  },
+  {
+    ...COMMON, client_id: 'confidential-basic', client_secret: 'rig-secret-basic-0123456789abcdef',
+    token_endpoint_auth_method: 'client_secret_basic', redirect_uris: [REDIRECT],
+  },
+  {
+    ...COMMON, client_id: 'confidential-post', client_secret: 'rig-secret-post-0123456789abcdef',
+    token_endpoint_auth_method: 'client_secret_post', redirect_uris: [REDIRECT],
+  },
+];
+const ROTATING = new Set(['native-rotating', 'native-localhost', 'confidential-basic']);
+
+// Fresh signing key per run: nothing persisted, the JWKS endpoint serves it.
+const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: randomUUID(), alg: 'RS256', use: 'sig' };
+
+const server = createServer();
+await new Promise((resolve) => server.listen(Number(process.env.PORT || 0), '127.0.0.1', resolve));
+const issuer = `http://127.0.0.1:${server.address().port}`;
+
+const provider = new Provider(issuer, {
+  clients,
+  jwks: { keys: [signingKey] },
+  cookies: { keys: [randomUUID()] },
+  scopes: ['openid', 'email', 'profile', 'offline_access'],
+  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+  async findAccount(_ctx, sub) {
+    return {
+      accountId: sub,
+      async claims() {
+        return { sub, email: `${sub}@example.test`, email_verified: true, name: `Rig User ${sub}` };
+      },
+    };
+  },
+  responseTypes: ['code'],
+  ttl: { AccessToken: 300, IdToken: 300, RefreshToken: 86400 },
+  // Same as the default, stated so the rig does not silently change with a future default.
+  async issueRefreshToken(_ctx, client, code) {
+    return client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access');
+  },
+  rotateRefreshToken: (ctx) => ROTATING.has(ctx.oidc.client.clientId),
+  pkce: { required: () => true },
+  features: {
+    devInteractions: { enabled: true },
+    revocation: { enabled: true },
+    userinfo: { enabled: true },
+  },
+});
+
+const zero = () => ({
+  token: { authorization_code: 0, refresh_token: 0 }, token_errors: {}, token_requests: 0, revocation: 0,
+});
+let stats = zero();
+let fault = { status: 0, count: 0, retryAfter: null, html: false };
+const grantIds = new Set();
+
+provider.on('grant.success', (ctx) => {
+  const gty = ctx.oidc.params.grant_type;
+  stats.token[gty] = (stats.token[gty] ?? 0) + 1;
+});
+provider.on('grant.error', (_ctx, err) => {
+  const code = err.error ?? 'server_error';
+  stats.token_errors[code] = (stats.token_errors[code] ?? 0) + 1;
+});
+for (const event of ['grant.saved', 'authorization_code.saved', 'refresh_token.saved', 'access_token.saved']) {
+  provider.on(event, (model) => { if (model.grantId || model.jti) grantIds.add(model.grantId ?? model.jti); });
+}
+provider.on('server_error', (_ctx, err) => console.error('oidc-provider server_error', err));
+
+async function revokeAll() {
+  const ids = [...grantIds];
+  grantIds.clear();
+  await Promise.all(ids.flatMap((id) => [
+    provider.AccessToken.revokeByGrantId(id),
+    provider.RefreshToken.revokeByGrantId(id),
+    provider.AuthorizationCode.revokeByGrantId(id),
+    provider.Grant.adapter.destroy(id),
+  ]));
+  return ids.length;
+}
+
+function sendJson(res, status, body) {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+const providerHandler = provider.callback();
+server.on('request', (req, res) => {
+  const url = new URL(req.url, issuer);
+  if (url.pathname.startsWith('/__rig/')) {
+    req.resume();
+    const route = `${req.method} ${url.pathname}`;
+    if (route === 'GET /__rig/stats') return sendJson(res, 200, stats);
+    if (route === 'POST /__rig/reset') { stats = zero(); return sendJson(res, 200, {}); }
+    if (route === 'POST /__rig/revoke-all') {
+      return revokeAll().then((n) => sendJson(res, 200, { revoked: n }), (e) => sendJson(res, 500, { error: String(e) }));
+    }
+    if (route === 'POST /__rig/fail-token') {
+      const q = url.searchParams;
+      fault = {
+        status: Number(q.get('status') ?? 503),
+        count: Number(q.get('count') ?? 1),
+        retryAfter: q.get('retry_after'),
+        html: q.get('body') === 'html',
+      };
+      return sendJson(res, 200, {});
+    }
+    return sendJson(res, 404, { error: 'unknown rig endpoint' });
+  }
+  if (req.method === 'POST' && url.pathname === '/token') {
+    stats.token_requests += 1;
+    if (fault.count > 0) {
+      fault.count -= 1;
+      req.resume();
+      const headers = { 'cache-control': 'no-store' };
+      if (fault.retryAfter !== null) headers['retry-after'] = fault.retryAfter;
+      if (fault.html) {
+        res.writeHead(fault.status, { ...headers, 'content-type': 'text/html; charset=utf-8' });
+        return res.end('<!DOCTYPE html><html><body><h1>Service Unavailable</h1></body></html>');
+      }
+      res.writeHead(fault.status, { ...headers, 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ error: 'temporarily_unavailable' }));
+    }
+  }
+  if (req.method === 'POST' && url.pathname === '/token/revocation') stats.revocation += 1;
+  return providerHandler(req, res);
+});
+
+process.on('SIGTERM', () => process.exit(0));
+process.on('SIGINT', () => process.exit(0));
+process.stdout.write(`{"issuer": ${JSON.stringify(issuer)}}\n`);

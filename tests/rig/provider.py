@@ -1,0 +1,180 @@
+"""The rig's OpenID provider: tests/rig/oidc/server.mjs (real oidc-provider) run as a child process."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+OIDC_DIR = Path(__file__).resolve().parent / "oidc"
+
+# Client ids registered in server.mjs; all allow authorization_code + refresh_token with PKCE S256.
+NATIVE_ROTATING = "native-rotating"
+NATIVE_STATIC = "native-static"
+NATIVE_LOCALHOST = "native-localhost"
+CONFIDENTIAL_BASIC = "confidential-basic"
+CONFIDENTIAL_POST = "confidential-post"
+CONFIDENTIAL_BASIC_SECRET = "rig-secret-basic-0123456789abcdef"
+CONFIDENTIAL_POST_SECRET = "rig-secret-post-0123456789abcdef"
+CLIENT_SECRETS: dict[str, str | None] = {
+    NATIVE_ROTATING: None,
+    NATIVE_STATIC: None,
+    NATIVE_LOCALHOST: None,
+    CONFIDENTIAL_BASIC: CONFIDENTIAL_BASIC_SECRET,
+    CONFIDENTIAL_POST: CONFIDENTIAL_POST_SECRET,
+}
+# Registered redirect URIs; native clients may use any port on them (RFC 8252 §7.3).
+REDIRECT_URI = "http://127.0.0.1/callback"
+LOCALHOST_REDIRECT_URI = "http://localhost/callback"
+SCOPES = "openid email profile offline_access"
+
+READY_TIMEOUT = 20.0
+
+
+class OidcProvider:
+    """Starts `node server.mjs` and talks to its /__rig/ admin endpoints."""
+
+    native_rotating = NATIVE_ROTATING
+    native_static = NATIVE_STATIC
+    native_localhost = NATIVE_LOCALHOST
+    confidential_basic = CONFIDENTIAL_BASIC
+    confidential_post = CONFIDENTIAL_POST
+    confidential_basic_secret = CONFIDENTIAL_BASIC_SECRET
+    confidential_post_secret = CONFIDENTIAL_POST_SECRET
+    client_secrets = CLIENT_SECRETS
+    redirect_uri = REDIRECT_URI
+    localhost_redirect_uri = LOCALHOST_REDIRECT_URI
+    scopes = SCOPES
+
+    def __init__(self, port: int = 0) -> None:
+        self._port = port
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr_path: Path | None = None
+        self.issuer = ""
+
+    def start(self) -> Self:
+        node = shutil.which("node")
+        if node is None:
+            raise RuntimeError("node not found on PATH; run `scripts/bootstrap test`")
+        if not (OIDC_DIR / "node_modules" / "oidc-provider").is_dir():
+            raise RuntimeError(f"{OIDC_DIR}/node_modules is missing; run `scripts/bootstrap test`")
+        # stderr to a file, not a pipe: nobody drains it while tests run, and a full pipe would block node.
+        fd, name = tempfile.mkstemp(prefix="tokendesk-oidc-", suffix=".log")
+        self._stderr_path = Path(name)
+        env = {**os.environ, "PORT": str(self._port)}
+        self._proc = subprocess.Popen(
+            [node, "server.mjs"], cwd=OIDC_DIR, env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=fd, start_new_session=True,
+        )
+        os.close(fd)
+        try:
+            line = self._read_ready_line()
+            self.issuer = str(json.loads(line)["issuer"])
+        except Exception as exc:
+            self.stop()
+            raise RuntimeError(f"OIDC provider failed to start: {exc}\n--- stderr ---\n{self._stderr()}") from exc
+        return self
+
+    def _read_ready_line(self) -> str:
+        assert self._proc is not None and self._proc.stdout is not None
+        deadline = time.monotonic() + READY_TIMEOUT
+        buf = b""
+        with selectors.DefaultSelector() as sel:
+            sel.register(self._proc.stdout, selectors.EVENT_READ)
+            while b"\n" not in buf:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no ready line within {READY_TIMEOUT:.0f}s")
+                if sel.select(left):
+                    chunk = os.read(self._proc.stdout.fileno(), 4096)
+                    if not chunk:
+                        raise RuntimeError(f"node exited with status {self._proc.wait()}")
+                    buf += chunk
+        return buf.split(b"\n", 1)[0].decode()
+
+    def _stderr(self) -> str:
+        if self._stderr_path is None or not self._stderr_path.exists():
+            return ""
+        return self._stderr_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc is not None and proc.stdout is not None:
+            proc.stdout.close()
+        if self._stderr_path is not None:
+            self._stderr_path.unlink(missing_ok=True)
+            self._stderr_path = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # --- endpoints -------------------------------------------------------------------------------------
+
+    @property
+    def token_endpoint(self) -> str:
+        return f"{self.issuer}/token"
+
+    @property
+    def authorization_endpoint(self) -> str:
+        return f"{self.issuer}/auth"
+
+    @property
+    def revocation_endpoint(self) -> str:
+        return f"{self.issuer}/token/revocation"
+
+    @property
+    def userinfo_endpoint(self) -> str:
+        return f"{self.issuer}/me"
+
+    # --- admin API -------------------------------------------------------------------------------------
+
+    def _admin(self, method: str, path: str, params: dict[str, str] | None = None) -> Any:
+        if not self.issuer:
+            raise RuntimeError("OidcProvider is not started")
+        resp = httpx.request(method, f"{self.issuer}/__rig/{path}", params=params, timeout=10)
+        resp.raise_for_status()
+        return resp.json()
+
+    def stats(self) -> dict[str, Any]:
+        """{"token": {grant_type: successes}, "token_errors": {error: n}, "token_requests": n, "revocation": n}."""
+        result: dict[str, Any] = self._admin("GET", "stats")
+        return result
+
+    def reset(self) -> None:
+        """Zero the counters (grants and tokens stay valid)."""
+        self._admin("POST", "reset")
+
+    def revoke_all(self) -> int:
+        """Destroy every grant issued so far with its tokens; later refreshes get invalid_grant."""
+        return int(self._admin("POST", "revoke-all")["revoked"])
+
+    def fail_token(self, status: int, count: int = 1, retry_after: int | str | None = None, html: bool = False) -> None:
+        """Answer the next `count` token-endpoint POSTs with `status` without reaching oidc-provider."""
+        params = {"status": str(status), "count": str(count)}
+        if retry_after is not None:
+            params["retry_after"] = str(retry_after)
+        if html:
+            params["body"] = "html"
+        self._admin("POST", "fail-token", params)
+
