@@ -1,0 +1,64 @@
+import logging
+from pathlib import Path
+
+import pytest
+
+from desktop_app.core.logsetup import REDACTED, RedactingFilter, configure_logging, redact
+from desktop_app.core.secrets import Secret
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "POST body access_token=abc123def456&x=1",
+        '{"refresh_token": "abc123def456"}',
+        "Authorization: Bearer abc123def456",
+        "redirect /callback?code=abc123def456&state=s",
+        "client_secret=abc123def456",
+        "jwt eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+    ],
+)
+def test_patterns_are_scrubbed(text: str) -> None:
+    out = redact(text)
+    assert REDACTED in out
+    assert "abc123def456" not in out and "c2lnbmF0dXJl" not in out
+
+
+def test_known_secret_values_are_scrubbed_anywhere() -> None:
+    Secret("opaque-token-zz9-plural-z-alpha")
+    assert redact("weird place opaque-token-zz9-plural-z-alpha here") == f"weird place {REDACTED} here"
+    assert redact("status_code=200") == "status_code=200"
+
+
+def test_filter_scrubs_arguments_and_tracebacks(tmp_path: Path) -> None:
+    secret = Secret("tb-secret-0123456789")
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "got %s", (secret.reveal(),), None)
+    try:
+        raise ValueError(f"boom {secret.reveal()}")
+    except ValueError:
+        import sys
+
+        record.exc_info = sys.exc_info()
+    RedactingFilter().filter(record)
+    rendered = logging.Formatter().format(record)
+    assert "tb-secret-0123456789" not in rendered and "boom" in rendered
+
+
+def test_configure_logging_writes_private_redacted_file(tmp_path: Path) -> None:
+    log_file = tmp_path / "logs" / "tokendesk.log"
+    root = logging.getLogger()
+    before = list(root.handlers), root.level
+    try:
+        configure_logging(log_file, level="DEBUG")
+        logging.getLogger("t").debug("token %s", Secret("file-secret-0123456789").reveal())
+        for h in root.handlers:
+            h.flush()
+        text = log_file.read_text()
+        assert "file-secret" not in text and REDACTED in text
+        assert (log_file.stat().st_mode & 0o777) == 0o600
+    finally:
+        for h in list(root.handlers):
+            if getattr(h, "_tokendesk", False):
+                root.removeHandler(h)
+                h.close()
+        root.setLevel(before[1])
