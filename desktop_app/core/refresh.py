@@ -84,6 +84,10 @@ class RefreshEngine:
         """A token valid for `min_valid_s`, refreshing first if needed. A token issued after this call began
         is accepted even if shorter-lived: refreshing again could not do better."""
         asked_at = self._clock.now()
+        if account_id in self._unsaved:
+            # Rotated tokens the keychain refused earlier: nothing is handed out until they are safe.
+            async with self._cross_process_lock(account_id):
+                await self._save_unsaved(account_id)
         entry = self._cache.get(account_id) or await self._load(account_id)
         if entry.tokens is not None and entry.tokens.valid_for(asked_at) >= min_valid_s:
             return entry.tokens

@@ -16,7 +16,7 @@ from pathlib import Path
 # Run as a plain script, so make `tests.rig` importable from the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.rig.browser import RigBrowser  # noqa: E402
+from tests.rig.browser import RigBrowser
 
 
 async def _consent(url: str, login: str, approve: bool) -> str:

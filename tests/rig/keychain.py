@@ -8,9 +8,11 @@ display).
 
 from __future__ import annotations
 
+import ctypes
 import os
 import selectors
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -30,6 +32,7 @@ SECRETS_PATH = "/org/freedesktop/secrets"
 # gnome-keyring's own tests use it).
 GUILT_IFACE = "org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface"
 START_TIMEOUT = 10.0
+_PR_SET_PDEATHSIG = 1
 
 _BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -48,6 +51,12 @@ _BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Confi
 
 class KeychainError(RuntimeError):
     pass
+
+
+def _die_with_parent() -> None:
+    # Runs in the child before exec: SIGTERM it when the test process dies without stop(), so a crashed
+    # run leaves no daemons behind (the daemons are in their own session, away from Ctrl-C).
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class Keychain:
@@ -85,7 +94,11 @@ class Keychain:
         with (tmp / "dbus.log").open("wb") as log:
             self._bus = subprocess.Popen(
                 ["dbus-daemon", "--nofork", f"--config-file={config}", "--print-address=1"],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, start_new_session=True,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         address = _read_line(self._bus, START_TIMEOUT, "dbus-daemon", tmp / "dbus.log")
         self.env = {"DBUS_SESSION_BUS_ADDRESS": address, "XDG_RUNTIME_DIR": str(dirs["run"])}
@@ -102,15 +115,20 @@ class Keychain:
         with (tmp / "keyring.log").open("wb") as log:
             self._daemon = subprocess.Popen(
                 ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
-                env=daemon_env, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+                env=daemon_env,
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         assert self._daemon.stdin is not None
         self._daemon.stdin.write(self.password.encode())
         self._daemon.stdin.close()
 
     def _wait_ready(self) -> None:
-        assert self._tmp is not None and self._daemon is not None
+        assert self._tmp is not None
+        assert self._daemon is not None
         deadline = time.monotonic() + START_TIMEOUT
         last = "secret service name not owned"
         while time.monotonic() < deadline:
@@ -125,12 +143,16 @@ class Keychain:
                     if not collection.is_locked():
                         return
                     last = "default collection is locked"
-            except (secretstorage.exceptions.SecretServiceNotAvailableException,
-                    secretstorage.exceptions.ItemNotFoundException, DBusErrorResponse) as exc:
+            except (
+                secretstorage.exceptions.SecretServiceNotAvailableException,
+                secretstorage.exceptions.ItemNotFoundException,
+                DBusErrorResponse,
+            ) as exc:
                 last = f"{type(exc).__name__}: {exc}"
             time.sleep(0.05)
-        raise KeychainError(f"gnome-keyring did not become ready in {START_TIMEOUT:.0f}s ({last}):\n"
-                            f"{self._log('keyring.log')}")
+        raise KeychainError(
+            f"gnome-keyring did not become ready in {START_TIMEOUT:.0f}s ({last}):\n{self._log('keyring.log')}"
+        )
 
     def stop(self) -> None:
         if self._conn is not None:
@@ -186,8 +208,7 @@ class Keychain:
         session = open_session(conn)
         secret = format_secret(session, self.password.encode(), "text/plain")
         addr = DBusAddress(SECRETS_PATH, bus_name=SECRETS_NAME, interface=GUILT_IFACE)
-        msg = new_method_call(addr, "UnlockWithMasterPassword", "o(oayays)",
-                              (self._default().collection_path, secret))
+        msg = new_method_call(addr, "UnlockWithMasterPassword", "o(oayays)", (self._default().collection_path, secret))
         conn.send_and_get_reply(msg)
         if self.is_locked():
             raise KeychainError("default collection still locked after UnlockWithMasterPassword")
@@ -197,11 +218,13 @@ class Keychain:
         out: list[dict[str, Any]] = []
         for collection in secretstorage.get_all_collections(self._connection()):
             for item in collection.get_all_items():
-                out.append({
-                    "collection": collection.collection_path,
-                    "label": item.get_label(),
-                    "attributes": dict(item.get_attributes()),
-                })
+                out.append(
+                    {
+                        "collection": collection.collection_path,
+                        "label": item.get_label(),
+                        "attributes": dict(item.get_attributes()),
+                    }
+                )
         return out
 
     def _log(self, name: str) -> str:

@@ -67,25 +67,36 @@ class OidcProvider:
             raise RuntimeError("node not found on PATH; run `scripts/bootstrap test`")
         if not (OIDC_DIR / "node_modules" / "oidc-provider").is_dir():
             raise RuntimeError(f"{OIDC_DIR}/node_modules is missing; run `scripts/bootstrap test`")
+        # stdin stays an open pipe: node exits on its EOF, so a crashed test run leaves no orphan.
         # stderr to a file, not a pipe: nobody drains it while tests run, and a full pipe would block node.
         fd, name = tempfile.mkstemp(prefix="tokendesk-oidc-", suffix=".log")
         self._stderr_path = Path(name)
         env = {**os.environ, "PORT": str(self._port)}
         self._proc = subprocess.Popen(
-            [node, "server.mjs"], cwd=OIDC_DIR, env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=fd, start_new_session=True,
+            [node, "server.mjs"],
+            cwd=OIDC_DIR,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=fd,
+            start_new_session=True,
         )
         os.close(fd)
         try:
             line = self._read_ready_line()
             self.issuer = str(json.loads(line)["issuer"])
         except Exception as exc:
+            if self._proc is not None:
+                self._proc.terminate()
+                self._proc.wait(timeout=5)
+            stderr = self._stderr()
             self.stop()
-            raise RuntimeError(f"OIDC provider failed to start: {exc}\n--- stderr ---\n{self._stderr()}") from exc
+            raise RuntimeError(f"OIDC provider failed to start: {exc}\n--- node stderr ---\n{stderr}") from exc
         return self
 
     def _read_ready_line(self) -> str:
-        assert self._proc is not None and self._proc.stdout is not None
+        assert self._proc is not None
+        assert self._proc.stdout is not None
         deadline = time.monotonic() + READY_TIMEOUT
         buf = b""
         with selectors.DefaultSelector() as sel:
@@ -115,8 +126,10 @@ class OidcProvider:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        if proc is not None and proc.stdout is not None:
-            proc.stdout.close()
+        if proc is not None:
+            for pipe in (proc.stdin, proc.stdout):
+                if pipe is not None:
+                    pipe.close()
         if self._stderr_path is not None:
             self._stderr_path.unlink(missing_ok=True)
             self._stderr_path = None
@@ -177,4 +190,3 @@ class OidcProvider:
         if html:
             params["body"] = "html"
         self._admin("POST", "fail-token", params)
-

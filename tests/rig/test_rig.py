@@ -71,8 +71,13 @@ def pkce() -> tuple[str, str]:
 
 def auth_url(provider: OidcProvider, client_id: str, redirect_uri: str, challenge: str, state: str) -> str:
     params = {
-        "client_id": client_id, "response_type": "code", "scope": provider.scopes, "redirect_uri": redirect_uri,
-        "code_challenge": challenge, "code_challenge_method": "S256", "state": state,
+        "client_id": client_id,
+        "response_type": "code",
+        "scope": provider.scopes,
+        "redirect_uri": redirect_uri,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "state": state,
         # oidc-provider drops offline_access (so: no refresh token) unless prompt includes consent.
         "prompt": "consent",
     }
@@ -104,10 +109,16 @@ async def authorize(provider: OidcProvider, browser: RigBrowser, client_id: str)
     assert page == "rig callback ok"
     assert query["state"] == state
     assert query["iss"] == provider.issuer
-    resp = token_request(provider, client_id, {
-        "grant_type": "authorization_code", "code": query["code"], "redirect_uri": lb.redirect_uri(host),
-        "code_verifier": verifier,
-    })
+    resp = token_request(
+        provider,
+        client_id,
+        {
+            "grant_type": "authorization_code",
+            "code": query["code"],
+            "redirect_uri": lb.redirect_uri(host),
+            "code_verifier": verifier,
+        },
+    )
     assert resp.status_code == 200, resp.text
     tokens: dict[str, Any] = resp.json()
     return tokens
@@ -115,6 +126,13 @@ async def authorize(provider: OidcProvider, browser: RigBrowser, client_id: str)
 
 def refresh(provider: OidcProvider, client_id: str, refresh_token: str) -> httpx.Response:
     return token_request(provider, client_id, {"grant_type": "refresh_token", "refresh_token": refresh_token})
+
+
+def userinfo(provider: OidcProvider, access_token: str) -> dict[str, Any]:
+    resp = httpx.get(provider.userinfo_endpoint, headers={"Authorization": f"Bearer {access_token}"})
+    resp.raise_for_status()
+    result: dict[str, Any] = resp.json()
+    return result
 
 
 def jwt_claims(token: str) -> dict[str, Any]:
@@ -141,11 +159,11 @@ async def test_every_client_authorizes(oidc_provider: OidcProvider, rig_browser:
         assert tokens["scope"] == oidc_provider.scopes
         claims = jwt_claims(tokens["id_token"])
         assert (claims["iss"], claims["aud"], claims["sub"]) == (oidc_provider.issuer, client_id, "alice")
-        userinfo = httpx.get(
-            oidc_provider.userinfo_endpoint, headers={"Authorization": f"Bearer {tokens['access_token']}"}
-        ).json()
-        assert userinfo == {
-            "sub": "alice", "email": "alice@example.test", "email_verified": True, "name": "Rig User alice",
+        assert userinfo(oidc_provider, tokens["access_token"]) == {
+            "sub": "alice",
+            "email": "alice@example.test",
+            "email_verified": True,
+            "name": "Rig User alice",
         }
     assert oidc_provider.stats()["token"]["authorization_code"] == len(CLIENT_SECRETS)
 

@@ -151,5 +151,8 @@ server.on('request', (req, res) => {
 });
 
 process.on('SIGTERM', () => process.exit(0));
+// The parent holds our stdin open; EOF means it died without stop(), so do not linger as an orphan.
+process.stdin.on('end', () => process.exit(0));
+process.stdin.resume();
 process.on('SIGINT', () => process.exit(0));
 process.stdout.write(`{"issuer": ${JSON.stringify(issuer)}}\n`);

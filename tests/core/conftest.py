@@ -1,0 +1,134 @@
+"""Shared pieces for core tests: paths in tmp, a vault on the rig's keychain, scripted token endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from desktop_app.core.accounts import AccountRecord, AccountStore, Identity
+from desktop_app.core.events import CoreEvent, EventBus
+from desktop_app.core.oauth import new_http_client
+from desktop_app.core.paths import AppPaths
+from desktop_app.core.providers import ProviderSpec
+from desktop_app.core.refresh import RefreshEngine, RefreshPolicy
+from desktop_app.core.secrets import Secret
+from desktop_app.core.tokens import TokenSet
+from desktop_app.core.vault import Vault, VaultEntry
+from tests.clock import FakeClock
+from tests.rig.keychain import Keychain
+
+SPEC = ProviderSpec(
+    key="custom",
+    display_name="Example",
+    issuer="https://id.example.com",
+    authorization_endpoint="https://id.example.com/authorize",
+    token_endpoint="https://id.example.com/token",
+    revocation_endpoint="https://id.example.com/revoke",
+)
+
+Reply = Callable[[dict[str, str]], httpx.Response | Exception]
+
+
+def ok(access: str, refresh: str | None = None, expires_in: int = 300) -> httpx.Response:
+    body: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "expires_in": expires_in}
+    if refresh:
+        body["refresh_token"] = refresh
+    return httpx.Response(200, json=body)
+
+
+def fail(status: int, error: str | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.Response(status, json={"error": error} if error else {"x": 1}, headers=headers)
+
+
+@dataclass
+class TokenEndpoint:
+    """A scripted token endpoint: each request takes the next reply; every form body is recorded."""
+
+    replies: list[httpx.Response | Exception] = field(default_factory=list)
+    requests: list[dict[str, str]] = field(default_factory=list)
+    gate: asyncio.Event | None = None
+
+    async def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(dict(parse_qsl(request.content.decode())))
+        if self.gate is not None:
+            await self.gate.wait()
+        if not self.replies:
+            return httpx.Response(500, json={"error": "server_error", "error_description": "script ran out"})
+        reply = self.replies.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    @property
+    def refresh_tokens_sent(self) -> list[str]:
+        return [r.get("refresh_token", "") for r in self.requests]
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> AppPaths:
+    return AppPaths(config_dir=tmp_path / "config", state_dir=tmp_path / "state", log_dir=tmp_path / "log")
+
+
+@pytest_asyncio.fixture
+async def vault(keychain: Keychain) -> AsyncIterator[Vault]:
+    v = Vault(service=f"tokendesk-test-{uuid.uuid4().hex[:8]}")
+    yield v
+    v.close()
+
+
+@dataclass
+class Harness:
+    engine: RefreshEngine
+    store: AccountStore
+    vault: Vault
+    clock: FakeClock
+    endpoint: TokenEndpoint
+    record: AccountRecord
+    events: list[CoreEvent]
+
+    async def stored(self) -> TokenSet:
+        entry = await self.vault.load(self.record.id)
+        assert entry is not None and entry.tokens is not None
+        return entry.tokens
+
+    def state(self) -> str:
+        return self.store.get(self.record.id).state.value
+
+
+@pytest_asyncio.fixture
+async def harness(paths: AppPaths, vault: Vault) -> AsyncIterator[Harness]:
+    clock = FakeClock()
+    endpoint = TokenEndpoint()
+    http = new_http_client(transport=httpx.MockTransport(endpoint.handle))
+    store = AccountStore(paths.accounts_file)
+    now = clock.now()
+    tokens = TokenSet(access_token=Secret("at-initial-0001"), token_type="Bearer", issued_at=now,
+                      expires_at=now + 300, refresh_token=Secret("rt-initial-0001"))
+    record = store.add(AccountRecord(
+        id=AccountRecord.new_id(), name="Test", provider=SPEC, client_id="cid", scopes=("openid",),
+        identity=Identity(subject="1"), created_at=now, expires_at=tokens.expires_at, issued_at=now,
+    ))
+    await vault.save(record.id, VaultEntry(tokens=tokens))
+    bus = EventBus()
+    events: list[CoreEvent] = []
+    bus.subscribe(events.append)
+    engine = RefreshEngine(store=store, vault=vault, http=http, clock=clock, bus=bus, lock_dir=paths.lock_dir,
+                           policy=RefreshPolicy(max_jitter_s=0))
+    clock.advance(1)  # requests come after the tokens were issued
+    yield Harness(engine, store, vault, clock, endpoint, record, events)
+    await vault.delete(record.id)
+    await http.aclose()
+
+
+def dumps(obj: object) -> str:
+    return json.dumps(obj)
