@@ -57,9 +57,11 @@ class TokenEndpoint:
     replies: list[httpx.Response | Exception] = field(default_factory=list)
     requests: list[dict[str, str]] = field(default_factory=list)
     gate: asyncio.Event | None = None
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(dict(parse_qsl(request.content.decode())))
+        self.arrived.set()
         if self.gate is not None:
             await self.gate.wait()
         if not self.replies:
@@ -112,18 +114,39 @@ async def harness(paths: AppPaths, vault: Vault) -> AsyncIterator[Harness]:
     http = new_http_client(transport=httpx.MockTransport(endpoint.handle))
     store = AccountStore(paths.accounts_file)
     now = clock.now()
-    tokens = TokenSet(access_token=Secret("at-initial-0001"), token_type="Bearer", issued_at=now,
-                      expires_at=now + 300, refresh_token=Secret("rt-initial-0001"))
-    record = store.add(AccountRecord(
-        id=AccountRecord.new_id(), name="Test", provider=SPEC, client_id="cid", scopes=("openid",),
-        identity=Identity(subject="1"), created_at=now, expires_at=tokens.expires_at, issued_at=now,
-    ))
+    tokens = TokenSet(
+        access_token=Secret("at-initial-0001"),
+        token_type="Bearer",
+        issued_at=now,
+        expires_at=now + 300,
+        refresh_token=Secret("rt-initial-0001"),
+    )
+    record = store.add(
+        AccountRecord(
+            id=AccountRecord.new_id(),
+            name="Test",
+            provider=SPEC,
+            client_id="cid",
+            scopes=("openid",),
+            identity=Identity(subject="1"),
+            created_at=now,
+            expires_at=tokens.expires_at,
+            issued_at=now,
+        )
+    )
     await vault.save(record.id, VaultEntry(tokens=tokens))
     bus = EventBus()
     events: list[CoreEvent] = []
     bus.subscribe(events.append)
-    engine = RefreshEngine(store=store, vault=vault, http=http, clock=clock, bus=bus, lock_dir=paths.lock_dir,
-                           policy=RefreshPolicy(max_jitter_s=0))
+    engine = RefreshEngine(
+        store=store,
+        vault=vault,
+        http=http,
+        clock=clock,
+        bus=bus,
+        lock_dir=paths.lock_dir,
+        policy=RefreshPolicy(max_jitter_s=0),
+    )
     clock.advance(1)  # requests come after the tokens were issued
     yield Harness(engine, store, vault, clock, endpoint, record, events)
     await vault.delete(record.id)

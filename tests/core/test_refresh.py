@@ -32,10 +32,8 @@ async def test_valid_token_needs_no_request(harness: Harness) -> None:
 async def test_single_flight_in_one_process(harness: Harness) -> None:
     harness.endpoint.gate = asyncio.Event()
     harness.endpoint.replies = [ok("at-second-0002", "rt-second-0002")]
-    waiters = [asyncio.ensure_future(harness.engine.get_token(harness.record.id, min_valid_s=3600))
-               for _ in range(10)]
-    while not harness.endpoint.requests:
-        await asyncio.sleep(0)
+    waiters = [asyncio.ensure_future(harness.engine.get_token(harness.record.id, min_valid_s=3600)) for _ in range(10)]
+    await asyncio.wait_for(harness.endpoint.arrived.wait(), 10)
     harness.endpoint.gate.set()
     results = await asyncio.gather(*waiters)
     assert len(harness.endpoint.requests) == 1
@@ -82,9 +80,18 @@ async def test_invalid_grant_after_another_process_rotated_adopts_the_stored_tok
         stored = await harness.stored()
         from dataclasses import replace
 
-        await harness.vault.save(harness.record.id, VaultEntry(tokens=replace(
-            stored, access_token=Secret("at-other-0009"), refresh_token=Secret("rt-other-0009"),
-            issued_at=harness.clock.now(), expires_at=harness.clock.now() + 300)))
+        await harness.vault.save(
+            harness.record.id,
+            VaultEntry(
+                tokens=replace(
+                    stored,
+                    access_token=Secret("at-other-0009"),
+                    refresh_token=Secret("rt-other-0009"),
+                    issued_at=harness.clock.now(),
+                    expires_at=harness.clock.now() + 300,
+                )
+            ),
+        )
         return fail(400, "invalid_grant")
 
     harness.endpoint.replies = []
@@ -184,8 +191,9 @@ async def test_expired_refresh_token_needs_sign_in_without_a_request(harness: Ha
     from dataclasses import replace
 
     stored = await harness.stored()
-    await harness.vault.save(harness.record.id, VaultEntry(tokens=replace(
-        stored, refresh_expires_at=harness.clock.now() + 10)))
+    await harness.vault.save(
+        harness.record.id, VaultEntry(tokens=replace(stored, refresh_expires_at=harness.clock.now() + 10))
+    )
     harness.engine.forget(harness.record.id)
     harness.clock.advance(400)
     with pytest.raises(NeedsSignIn):
