@@ -75,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--client-secret-stdin", action="store_true", help="read the client secret from standard input")
     c.add_argument("--scope", action="append", default=[], metavar="S", help="scope to request (repeatable)")
     c.add_argument("--name", help="display name for the account")
+    c.add_argument(
+        "--redirect-host",
+        choices=["127.0.0.1", "localhost"],
+        help="loopback host the client registration expects (default: the provider's)",
+    )
     for param in ("tenant", "domain", "realm", "server"):
         c.add_argument(f"--{param}", help=f"preset parameter: {param}")
     c.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS", help="how long to wait for the browser")

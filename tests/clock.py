@@ -10,6 +10,7 @@ class FakeClock:
         self._now = start
         self._changed = asyncio.Event()
         self.sleeps: list[float] = []
+        self._slept = asyncio.Event()
 
     def now(self) -> float:
         return self._now
@@ -21,7 +22,13 @@ class FakeClock:
     async def sleep(self, seconds: float) -> None:
         """Returns once the test has advanced the clock past the deadline."""
         self.sleeps.append(seconds)
+        self._slept.set()
         deadline = self._now + seconds
         while self._now < deadline:
             self._changed.clear()
             await self._changed.wait()
+
+    async def next_sleep(self) -> None:
+        """Wait until some task starts sleeping after this call: it has finished what it was doing."""
+        self._slept.clear()
+        await asyncio.wait_for(self._slept.wait(), 10)

@@ -42,6 +42,12 @@ class AuthorizationTimeout(AuthorizationError):
     """Nobody came back to the loopback listener in time."""
 
 
+class NeedsSignIn(TokendeskError):
+    """The account cannot get tokens until the user reconnects it."""
+
+    exit_code = 3
+
+
 # --- token endpoint -----------------------------------------------------------------------------
 
 
@@ -62,7 +68,7 @@ class ProviderError(TokendeskError):
         self.status = status
 
 
-class InvalidGrant(ProviderError):
+class InvalidGrant(ProviderError, NeedsSignIn):
     """The grant is dead (revoked, expired, rotated out): only signing in again helps."""
 
     exit_code = 3
@@ -103,12 +109,6 @@ class TransientError(ProviderError):
 
 class IdTokenError(TokendeskError):
     """The ID token failed validation (signature, issuer, audience, expiry or nonce)."""
-
-
-class NeedsSignIn(TokendeskError):
-    """The account cannot get tokens until the user reconnects it."""
-
-    exit_code = 3
 
 
 # --- keychain -----------------------------------------------------------------------------------

@@ -88,6 +88,10 @@ class RefreshEngine:
             # Rotated tokens the keychain refused earlier: nothing is handed out until they are safe.
             async with self._cross_process_lock(account_id):
                 await self._save_unsaved(account_id)
+        record = await asyncio.to_thread(self._store.get, account_id)
+        if record.state is AccountState.NEEDS_SIGN_IN:
+            # The grant is known dead; a leftover access token would only fail later, less clearly.
+            raise NeedsSignIn(_sign_in_message(record))
         entry = self._cache.get(account_id) or await self._load(account_id)
         if entry.tokens is not None and entry.tokens.valid_for(asked_at) >= min_valid_s:
             return entry.tokens

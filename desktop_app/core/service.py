@@ -41,6 +41,7 @@ class ConnectRequest:
     revocation_endpoint: str | None = None
     scopes: tuple[str, ...] = ()
     name: str | None = None
+    redirect_host: str | None = None  # override: some registrations only accept http://localhost
 
     def __repr__(self) -> str:
         return f"ConnectRequest(client_id={self.client_id!r}, preset={self.preset!r}, issuer={self.issuer!r})"
@@ -102,6 +103,12 @@ class Service:
     # --- providers --------------------------------------------------------------------------------
 
     async def resolve_provider(self, request: ConnectRequest) -> ProviderSpec:
+        spec = await self._resolve_provider(request)
+        if request.redirect_host:
+            spec = replace(spec, redirect_host=request.redirect_host)
+        return spec
+
+    async def _resolve_provider(self, request: ConnectRequest) -> ProviderSpec:
         has_secret = request.client_secret is not None
         chosen = [bool(request.preset), bool(request.issuer), bool(request.authorization_endpoint)]
         if sum(chosen) != 1:

@@ -235,10 +235,11 @@ async def test_background_loop_refreshes_ahead_of_expiry(harness: Harness) -> No
     harness.endpoint.replies = [ok("at-second-0002", "rt-second-0002")]
     runner = asyncio.ensure_future(harness.engine.run())
     try:
-        await asyncio.sleep(0.05)
+        await harness.clock.next_sleep()
         assert harness.endpoint.requests == []  # not due yet (75% of 300 s)
+        sleeping = harness.clock.next_sleep()
         harness.clock.advance(200)
-        await asyncio.sleep(0.05)
+        await sleeping
         assert harness.endpoint.requests == []
         harness.clock.advance(30)  # now past 225 s
         await asyncio.wait_for(changed.wait(), 10)
@@ -257,7 +258,7 @@ async def test_background_loop_wakes_after_a_clock_jump(harness: Harness) -> Non
     harness.endpoint.replies = [ok("at-second-0002", "rt-second-0002")]
     runner = asyncio.ensure_future(harness.engine.run())
     try:
-        await asyncio.sleep(0.05)
+        await harness.clock.next_sleep()
         # Suspend for an hour: the token expired meanwhile; the refresh token still works.
         harness.clock.advance(3600)
         await asyncio.wait_for(done.wait(), 10)

@@ -1,0 +1,90 @@
+"""End-to-end pieces: a Service on the real provider, keychain and Chromium."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from desktop_app.core.oauth import new_http_client
+from desktop_app.core.paths import AppPaths
+from desktop_app.core.refresh import RefreshPolicy
+from desktop_app.core.secrets import Secret
+from desktop_app.core.service import ConnectRequest, Service
+from desktop_app.core.vault import Vault
+from tests.clock import FakeClock
+from tests.rig.browser import RigBrowser
+from tests.rig.keychain import Keychain
+from tests.rig.provider import OidcProvider
+
+
+@dataclass
+class Consent:
+    """The "system browser": opens each URL in headless Chromium and logs in / consents like a user."""
+
+    browser: RigBrowser
+    login: str = "alice"
+    approve: bool = True
+    urls: list[str] = field(default_factory=list)
+    tasks: list[asyncio.Task[str]] = field(default_factory=list)
+
+    async def __call__(self, url: str) -> bool:
+        self.urls.append(url)
+        # Like a real browser: opening returns at once, the user acts later.
+        self.tasks.append(
+            asyncio.ensure_future(self.browser.complete_consent(url, login=self.login, approve=self.approve))
+        )
+        return True
+
+    async def pages(self) -> list[str]:
+        return list(await asyncio.gather(*self.tasks))
+
+
+@dataclass
+class Rig:
+    service: Service
+    consent: Consent
+    provider: OidcProvider
+    keychain: Keychain
+    paths: AppPaths
+    clock: FakeClock
+    vault: Vault
+
+    def request(self, client_id: str | None = None, **kwargs: Any) -> ConnectRequest:
+        client_id = client_id or self.provider.native_rotating
+        secret = self.provider.client_secrets[client_id]
+        return ConnectRequest(
+            client_id=client_id, client_secret=Secret(secret) if secret else None, issuer=self.provider.issuer, **kwargs
+        )
+
+
+@pytest_asyncio.fixture
+async def rig(
+    oidc_provider: OidcProvider, keychain: Keychain, rig_browser: RigBrowser, tmp_path: Any
+) -> AsyncIterator[Rig]:
+    paths = AppPaths(config_dir=tmp_path / "config", state_dir=tmp_path / "state", log_dir=tmp_path / "log")
+    clock = FakeClock(start=__import__("time").time())
+    vault = Vault(service=f"tokendesk-e2e-{uuid.uuid4().hex[:8]}")
+    consent = Consent(rig_browser)
+    service = Service(
+        paths=paths,
+        vault=vault,
+        http=new_http_client(),
+        clock=clock,
+        opener=consent,
+        policy=RefreshPolicy(max_jitter_s=0),
+        flow_timeout_s=30,
+    )
+    oidc_provider.reset()
+    yield Rig(service, consent, oidc_provider, keychain, paths, clock, vault)
+    for task in consent.tasks:
+        task.cancel()
+    await asyncio.gather(*consent.tasks, return_exceptions=True)
+    for record in service.accounts():
+        await vault.delete(record.id)
+    await service.aclose()
