@@ -162,8 +162,10 @@ class Vault:
         await self._run(remove)
 
     async def probe(self) -> None:
-        """Fail now with a clear VaultError if the keychain cannot be used (no secret is read)."""
-        await self._run(lambda kr: None)
+        """Fail now with a clear VaultError if the keychain cannot be used or stays locked.
+
+        Reads an item that does not exist: that makes the keychain unlock (and prompt the user) up front."""
+        await self._run(lambda kr: kr.get_password(self._service, "probe"))
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
 import pytest_asyncio
 
 from desktop_app.core.oauth import new_http_client
