@@ -92,6 +92,10 @@ class Service:
         await self._http.aclose()
         self._vault.close()
 
+    async def probe_keychain(self) -> None:
+        """Raise VaultLocked/VaultUnavailable unless the keychain answers (it may prompt to unlock)."""
+        await self._vault.probe()
+
     # --- reading ----------------------------------------------------------------------------------
 
     def accounts(self) -> list[AccountRecord]:

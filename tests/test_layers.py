@@ -1,0 +1,86 @@
+"""Dependencies point one way: ui -> core, cli -> core. Core and CLI never reach Qt; ui never reaches
+httpx or keyring itself."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "desktop_app"
+QT = ("PySide6", "qasync", "shiboken6")
+
+
+def imports(path: Path) -> set[str]:
+    """Every module a file imports, statically, with relative imports resolved."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1])
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join([*base, node.module] if node.module else base)
+            else:
+                module = node.module or ""
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def offenders(files: list[Path], forbidden: tuple[str, ...]) -> dict[str, list[str]]:
+    bad: dict[str, list[str]] = {}
+    for path in files:
+        hits = sorted(m for m in imports(path) if m.split(".")[0] in forbidden or m.startswith(forbidden))
+        if hits:
+            bad[str(path.relative_to(PACKAGE))] = hits
+    return bad
+
+
+def test_core_never_imports_qt_or_ui() -> None:
+    files = sorted((PACKAGE / "core").rglob("*.py"))
+    assert len(files) > 10
+    assert offenders(files, (*QT, "desktop_app.ui", "desktop_app.cli")) == {}
+
+
+def test_cli_never_imports_qt_or_ui() -> None:
+    assert offenders([PACKAGE / "cli.py", PACKAGE / "__main__.py"], (*QT, "desktop_app.ui")) == {}
+
+
+def test_ui_reaches_httpx_and_keyring_only_through_core() -> None:
+    files = sorted((PACKAGE / "ui").rglob("*.py"))
+    assert offenders(files, ("httpx", "keyring", "secretstorage", "jeepney", "h11")) == {}
+
+
+def test_the_checker_sees_violations(tmp_path: Path) -> None:
+    sample = PACKAGE / "core" / "_layer_probe.py"
+    sample.write_text("from PySide6 import QtCore\nfrom ..ui import app\n")
+    try:
+        assert offenders([sample], (*QT, "desktop_app.ui")) == {
+            "core/_layer_probe.py": ["PySide6", "PySide6.QtCore", "desktop_app.ui", "desktop_app.ui.app"]
+        }
+    finally:
+        sample.unlink()
+
+
+@pytest.mark.parametrize("args", [["list"], ["list", "--json"], ["--version"]])
+def test_cli_commands_load_no_qt_at_run_time(tmp_path: Path, args: list[str]) -> None:
+    code = (
+        "import sys\n"
+        "from desktop_app.cli import main\n"
+        "try:\n"
+        f"    main({args!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'qasync', 'shiboken6'))\n"
+        "print('QT-MODULES', loaded)\n"
+    )
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert "QT-MODULES []" in out.stdout
