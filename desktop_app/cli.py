@@ -9,11 +9,12 @@ import importlib
 import json
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from . import __version__
-from .core.accounts import AccountRecord
+from .core.accounts import AccountRecord, effective_state
 from .core.errors import TokendeskError, UsageError
 from .core.logsetup import configure_logging
 from .core.paths import AppPaths
@@ -42,7 +43,7 @@ def account_json(record: AccountRecord) -> dict[str, Any]:
             "name": record.identity.name,
             "username": record.identity.username,
         },
-        "state": record.state.value,
+        "state": effective_state(record, time.time()).value,
         "scopes": list(record.scopes),
         "expires_at": _iso(record.expires_at),
         "refresh_expires_at": _iso(record.refresh_expires_at),
@@ -194,8 +195,10 @@ def _list(args: argparse.Namespace, paths: AppPaths) -> int:
             file=sys.stderr,
         )
         return EXIT_OK
+    now = time.time()
     rows = [("NAME", "PROVIDER", "IDENTITY", "STATE", "EXPIRES")] + [
-        (r.name, r.provider.display_name, r.identity.label(), r.state.value, _iso(r.expires_at) or "-") for r in records
+        (r.name, r.provider.display_name, r.identity.label(), effective_state(r, now).value, _iso(r.expires_at) or "-")
+        for r in records
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:

@@ -70,6 +70,17 @@ def transition(state: AccountState, event: Event) -> AccountState:
     return _TABLE[event]
 
 
+EXPIRING_WINDOW_S = 300.0
+
+
+def effective_state(record: AccountRecord, now: float) -> AccountState:
+    """The state to show: a valid account whose access token runs out soon (or already has) is expiring."""
+    expiring = record.expires_at is not None and record.expires_at - now <= EXPIRING_WINDOW_S
+    if record.state is AccountState.VALID and expiring:
+        return AccountState.EXPIRING
+    return record.state
+
+
 @dataclass(frozen=True)
 class Attempt:
     at: float

@@ -56,7 +56,8 @@ async def fetch_metadata(issuer: str, http: httpx.AsyncClient) -> dict[str, Any]
             continue
         # OIDC Discovery §4.3 / RFC 8414 §3.3: the document must name exactly the issuer we asked for,
         # otherwise an attacker-controlled document could redirect tokens elsewhere.
-        if data.get("issuer") != issuer and data.get("issuer") != issuer.rstrip("/"):
+        # A trailing slash is the only leeway: users type "https://x.auth0.com" for "https://x.auth0.com/".
+        if str(data.get("issuer", "")).rstrip("/") != issuer.rstrip("/"):
             raise DiscoveryError(f"The metadata at {url} belongs to issuer {data.get('issuer')!r}, not {issuer!r}.")
         return data
     raise DiscoveryError(f"No OpenID Connect or OAuth metadata found for {issuer}: " + "; ".join(problems) + ".")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import webbrowser
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,11 +26,34 @@ log = logging.getLogger(__name__)
 
 BrowserOpener = Callable[[str], Awaitable[bool]]
 DEFAULT_TIMEOUT_S = 300.0
+BROWSER_START_S = 5.0
 
 
 async def system_browser(url: str) -> bool:
-    """Open `url` with Python's webbrowser module, which honours $BROWSER; off the event loop, as it may block."""
-    return await asyncio.to_thread(webbrowser.open, url, 2)
+    """Open `url` with Python's webbrowser module, which honours $BROWSER.
+
+    webbrowser may block until the browser exits (a `$BROWSER` command that stays in the foreground), so it
+    runs on a daemon thread that nobody waits for at exit; after a few seconds we assume it opened."""
+    loop = asyncio.get_running_loop()
+    opened: asyncio.Future[bool] = loop.create_future()
+
+    def settle(ok: bool) -> None:
+        if not opened.done():
+            opened.set_result(ok)
+
+    def run() -> None:
+        try:
+            ok = webbrowser.open(url, new=2)
+        except Exception:  # a broken $BROWSER must not kill the flow; the link is shown too
+            ok = False
+        with contextlib.suppress(RuntimeError):  # the loop may be gone already
+            loop.call_soon_threadsafe(settle, ok)
+
+    threading.Thread(target=run, name="tokendesk-browser", daemon=True).start()
+    try:
+        return await asyncio.wait_for(asyncio.shield(opened), BROWSER_START_S)
+    except TimeoutError:
+        return True
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from desktop_app.core.accounts import (
     Attempt,
     Event,
     Identity,
+    effective_state,
     transition,
 )
 from desktop_app.core.errors import AccountNotFound, StoreError, UsageError
@@ -110,3 +111,12 @@ def test_apply_changes_state_through_transition(tmp_path: Path) -> None:
     r = replace(record(), state=S.NEEDS_SIGN_IN)
     assert r.apply(Event.REFRESH_SUCCEEDED, last_error=None).state is S.NEEDS_SIGN_IN
     assert r.apply(Event.CONNECTED).state is S.VALID
+
+
+def test_effective_state_shows_expiring_near_expiry() -> None:
+    r = replace(record(), expires_at=1000.0)
+    assert effective_state(r, 0.0) is S.VALID
+    assert effective_state(r, 800.0) is S.EXPIRING
+    assert effective_state(r, 2000.0) is S.EXPIRING
+    assert effective_state(replace(r, state=S.RETRYING), 800.0) is S.RETRYING
+    assert effective_state(replace(r, expires_at=None), 10**9) is S.VALID
