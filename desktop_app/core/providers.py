@@ -93,7 +93,8 @@ class ProviderSpec:
         return None
 
     def to_json(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        # Shallow on purpose (dataclasses.asdict deep-copies, which made saving 300 accounts slow).
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["quirks"] = sorted(q.value for q in self.quirks)
         data["error_aliases"] = dict(self.error_aliases)
         return data

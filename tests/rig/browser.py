@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import re
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 from types import TracebackType
@@ -26,6 +29,7 @@ CHROMIUM_ARGS = [
 # The redirect the client asked for, on any loopback port (RFC 8252 §7.3).
 CALLBACK_URL = re.compile(r"^http://(127\.0\.0\.1|localhost):\d+/callback(\?|$)")
 TIMEOUT_MS = 15_000
+STOP_TIMEOUT_S = 15.0
 
 
 class RigBrowser:
@@ -60,13 +64,23 @@ class RigBrowser:
         return self
 
     async def stop(self) -> None:
+        # Bounded: under heavy load Chromium or Playwright's driver has been seen not to exit, which must
+        # fail nothing and hang nothing; whatever is left is killed.
         if self._context is not None:
-            await self._context.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._context.close(), STOP_TIMEOUT_S)
             self._context = None
         if self._pw is not None:
-            await self._pw.stop()
+            driver = getattr(getattr(getattr(self._pw, "_impl_obj", None), "_connection", None), "_transport", None)
+            proc = getattr(driver, "_proc", None)
+            try:
+                await asyncio.wait_for(self._pw.stop(), STOP_TIMEOUT_S)
+            except (TimeoutError, Exception):
+                if proc is not None and proc.returncode is None:
+                    proc.kill()
             self._pw = None
         if self._profile is not None:
+            _kill_browsers_using(self._profile)
             shutil.rmtree(self._profile, ignore_errors=True)
             self._profile = None
 
@@ -127,3 +141,18 @@ class RigBrowser:
 
 async def _abort(route: Route) -> None:
     await route.abort("internetdisconnected")
+
+
+def _kill_browsers_using(profile: Path) -> None:
+    """Kill any Chromium process still running on this test profile."""
+    marker = str(profile).encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker in cmdline:
+            with contextlib.suppress(OSError):
+                os.kill(int(entry.name), signal.SIGKILL)
