@@ -206,6 +206,17 @@ def _list(args: argparse.Namespace, paths: AppPaths) -> int:
     return EXIT_OK
 
 
+def _token_from_app(args: argparse.Namespace, paths: AppPaths) -> bool:
+    """While the app runs it owns the tokens: ask it first, which is also fast (no HTTP or keychain import)."""
+    from .core.agent import request_token
+
+    got = request_token(paths.agent_socket, args.name, args.min_valid)
+    if got is None:
+        return False
+    print(f"Authorization: Bearer {got.access_token}" if args.header else got.access_token)
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
@@ -221,6 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "list":
             return _list(args, paths)
+        if args.command == "token" and _token_from_app(args, paths):
+            return EXIT_OK
         return asyncio.run(_run(args, paths))
     except TokendeskError as exc:
         print(f"tokendesk: {exc}", file=sys.stderr)

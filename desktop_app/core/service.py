@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 import httpx
 
 from .accounts import AccountRecord, AccountStore, Attempt, Event, Identity
+from .agent import AgentServer, AgentToken
 from .clock import Clock, SystemClock
 from .discovery import discover
 from .errors import ProviderError, TransientError, UsageError
@@ -234,6 +235,15 @@ class Service:
 
     async def refresh(self, name_or_id: str) -> TokenSet:
         return await self.engine.refresh_now(self.find(name_or_id).id)
+
+    def agent_server(self) -> AgentServer:
+        """A server for `tokendesk token` calls from scripts while this process (the app) runs."""
+
+        async def source(name: str, min_valid_s: float) -> AgentToken:
+            tokens = await self.token(name, min_valid_s=min_valid_s)
+            return AgentToken(tokens.access_token.reveal(), tokens.token_type, tokens.expires_at)
+
+        return AgentServer(self.paths.agent_socket, source)
 
     # --- disconnecting ----------------------------------------------------------------------------
 

@@ -66,7 +66,12 @@ class Rig:
 async def rig(
     oidc_provider: OidcProvider, keychain: Keychain, rig_browser: RigBrowser, tmp_path: Any
 ) -> AsyncIterator[Rig]:
-    paths = AppPaths(config_dir=tmp_path / "config", state_dir=tmp_path / "state", log_dir=tmp_path / "log")
+    paths = AppPaths(
+        config_dir=tmp_path / "config" / "tokendesk",
+        state_dir=tmp_path / "state" / "tokendesk",
+        log_dir=tmp_path / "log",
+        runtime_dir=tmp_path / "run" / "tokendesk",
+    )
     clock = FakeClock(start=__import__("time").time())
     vault = Vault(service=f"tokendesk-e2e-{uuid.uuid4().hex[:8]}")
     consent = Consent(rig_browser)

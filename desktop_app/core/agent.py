@@ -1,0 +1,148 @@
+"""The running app answers `tokendesk token` over a user-only Unix socket, so one process owns the tokens.
+
+Protocol: one JSON object per line each way. Request {"op": "token", "name": str, "min_valid_s": float};
+answer {"ok": true, "access_token": str, "token_type": str, "expires_at": float|null} or
+{"ok": false, "error": str, "exit_code": int}. The socket lives in a 0700 directory, is itself 0600, and
+the server checks the peer's uid (SO_PEERCRED) before reading a byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+import struct
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import TokendeskError
+
+log = logging.getLogger(__name__)
+
+_MAX_LINE = 64 * 1024
+CLIENT_TIMEOUT_S = 30.0  # the app may have to refresh first
+
+
+@dataclass(frozen=True, repr=False)
+class AgentToken:
+    access_token: str
+    token_type: str
+    expires_at: float | None
+
+    def __repr__(self) -> str:
+        return f"AgentToken(token_type={self.token_type!r}, expires_at={self.expires_at!r})"
+
+
+class AgentError(TokendeskError):
+    """The app answered with an error; carries the exit code the CLI should use."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+TokenSource = Callable[[str, float], Awaitable[AgentToken]]
+
+
+def supported() -> bool:
+    return sys.platform != "win32" and hasattr(socket, "AF_UNIX")
+
+
+def _peer_uid(sock: socket.socket) -> int | None:
+    if sys.platform.startswith("linux"):
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        return int(struct.unpack("3i", creds)[1])
+    getpeereid = getattr(os, "getpeereid", None)  # not in the stdlib today; BSD/macOS would need ctypes
+    return None if getpeereid is None else int(getpeereid(sock.fileno())[0])
+
+
+class AgentServer:
+    def __init__(self, path: Path, tokens: TokenSource) -> None:
+        self._path = path
+        self._tokens = tokens
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self._path.parent, 0o700)
+        with contextlib.suppress(FileNotFoundError):
+            self._path.unlink()  # a stale socket from a crashed run; single instance is enforced elsewhere
+        old = os.umask(0o177)  # the socket is born 0600, never briefly world-accessible
+        try:
+            self._server = await asyncio.start_unix_server(self._handle, path=str(self._path))
+        finally:
+            os.umask(old)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+            with contextlib.suppress(FileNotFoundError):
+                self._path.unlink()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            sock = writer.get_extra_info("socket")
+            if sock is None or _peer_uid(sock) != os.getuid():
+                log.warning("agent: refused a connection from another user")
+                return
+            line = await asyncio.wait_for(reader.readline(), 10)
+            answer = await self._answer(line)
+            writer.write(json.dumps(answer).encode() + b"\n")
+            await writer.drain()
+        except (TimeoutError, ConnectionError, OSError) as exc:
+            log.debug("agent: dropped a connection (%s)", type(exc).__name__)
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _answer(self, line: bytes) -> dict[str, Any]:
+        try:
+            request = json.loads(line[:_MAX_LINE])
+            if request.get("op") != "token" or not isinstance(request.get("name"), str):
+                return {"ok": False, "error": "unsupported request", "exit_code": 2}
+            token = await self._tokens(request["name"], float(request.get("min_valid_s", 60.0)))
+        except TokendeskError as exc:
+            return {"ok": False, "error": str(exc), "exit_code": exc.exit_code}
+        except (ValueError, TypeError, AttributeError):
+            return {"ok": False, "error": "malformed request", "exit_code": 2}
+        return {
+            "ok": True,
+            "access_token": token.access_token,
+            "token_type": token.token_type,
+            "expires_at": token.expires_at,
+        }
+
+
+def request_token(path: Path, name: str, min_valid_s: float) -> AgentToken | None:
+    """Ask the running app; None when no app is listening (then the caller does the work itself)."""
+    if not supported() or not path.exists():
+        return None
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(CLIENT_TIMEOUT_S)
+        try:
+            sock.connect(str(path))
+        except (ConnectionRefusedError, FileNotFoundError):
+            return None  # a stale socket: the app is gone
+        sock.sendall(json.dumps({"op": "token", "name": name, "min_valid_s": min_valid_s}).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n") and len(data) < _MAX_LINE:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    try:
+        answer = json.loads(data)
+    except ValueError:
+        return None  # not our app, or it died mid-answer: fall back
+    if not answer.get("ok"):
+        raise AgentError(str(answer.get("error", "the app refused")), int(answer.get("exit_code", 1)))
+    return AgentToken(str(answer["access_token"]), str(answer.get("token_type", "Bearer")), answer.get("expires_at"))
