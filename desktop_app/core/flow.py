@@ -15,7 +15,6 @@ import httpx
 
 from .clock import Clock
 from .errors import AuthorizationError, IdTokenError
-from .idtoken import JwksCache, validate_id_token
 from .loopback import LoopbackListener
 from .oauth import Client, authorization_url, exchange_code, fetch_userinfo
 from .pkce import new_pkce, new_state
@@ -128,6 +127,8 @@ async def sign_in(
     if oidc:
         if tokens.id_token is None:
             raise IdTokenError(f"{spec.display_name} did not return an ID token for an OpenID Connect sign-in.")
+        from .idtoken import JwksCache, validate_id_token  # joserfc costs start-up time only sign-in needs
+
         claims = await validate_id_token(
             tokens.id_token.reveal(),
             spec=spec,
