@@ -1,0 +1,117 @@
+import json
+
+import httpx
+import pytest
+from joserfc import jwt
+from joserfc.jwk import KeySet, RSAKey
+
+from desktop_app.core.errors import IdTokenError
+from desktop_app.core.idtoken import JwksCache, validate_id_token
+from desktop_app.core.providers import ProviderSpec, preset
+
+NOW = 1_800_000_000
+SPEC = ProviderSpec(key="custom", display_name="Example", issuer="https://id.example.com",
+                    authorization_endpoint="https://id.example.com/a", token_endpoint="https://id.example.com/t",
+                    jwks_uri="https://id.example.com/jwks", id_token_algs=("RS256",))
+
+
+class Keys:
+    def __init__(self) -> None:
+        self.current = RSAKey.generate_key(2048, parameters={"kid": "k1"})
+        self.fetches = 0
+
+    def rotate(self) -> None:
+        self.current = RSAKey.generate_key(2048, parameters={"kid": "k2"})
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.fetches += 1
+        return httpx.Response(200, text=json.dumps(KeySet([self.current]).as_dict(private=False)))
+
+    def sign(self, **claims: object) -> str:
+        base: dict[str, object] = {"iss": "https://id.example.com", "aud": "cid", "sub": "42", "iat": NOW,
+                                   "exp": NOW + 300, "nonce": "n-1"}
+        base.update(claims)
+        return jwt.encode({"alg": "RS256", "kid": self.current.kid}, {k: v for k, v in base.items() if v is not None},
+                          self.current)
+
+
+@pytest.fixture
+def keys() -> Keys:
+    return Keys()
+
+
+async def check(keys: Keys, token: str, *, spec: ProviderSpec = SPEC, nonce: str | None = "n-1",
+                cache: JwksCache | None = None) -> dict[str, object]:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(keys.handler)) as http:
+        return await validate_id_token(token, spec=spec, client_id="cid", nonce=nonce, jwks=cache or JwksCache(http),
+                                       now=NOW)
+
+
+async def test_valid_token(keys: Keys) -> None:
+    claims = await check(keys, keys.sign(email="a@example.test"))
+    assert claims["sub"] == "42" and claims["email"] == "a@example.test"
+
+
+@pytest.mark.parametrize(
+    ("claims", "message"),
+    [
+        ({"iss": "https://evil.example.com"}, "issued by"),
+        ({"aud": "someone-else"}, "another application"),
+        ({"aud": ["cid", "other"], "azp": "other"}, "authorized party"),
+        ({"exp": NOW - 3600}, "expired"),
+        ({"iat": NOW + 3600, "exp": NOW + 7200}, "future"),
+        ({"nonce": "replayed"}, "nonce"),
+        ({"nonce": None}, "nonce"),
+        ({"sub": None}, "subject"),
+    ],
+)
+async def test_claims_are_enforced(keys: Keys, claims: dict[str, object], message: str) -> None:
+    with pytest.raises(IdTokenError, match=message):
+        await check(keys, keys.sign(**claims))
+
+
+async def test_signature_from_another_key_is_refused(keys: Keys) -> None:
+    forger = Keys()
+    forged = forger.sign()  # same kid "k1", different key
+    with pytest.raises(IdTokenError, match="signature"):
+        await check(keys, forged)
+
+
+async def test_unsigned_tokens_are_refused(keys: Keys) -> None:
+    import base64
+
+    def b64(d: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()
+
+    unsigned = f"{b64({'alg': 'none'})}.{b64({'iss': 'https://id.example.com', 'aud': 'cid', 'sub': '1'})}."
+    with pytest.raises(IdTokenError):
+        await check(keys, unsigned)
+
+
+async def test_key_rotation_refetches_once(keys: Keys) -> None:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(keys.handler)) as http:
+        cache = JwksCache(http)
+        await check(keys, keys.sign(), cache=cache)
+        keys.rotate()
+        await check(keys, keys.sign(), cache=cache)
+    assert keys.fetches == 2
+
+
+async def test_microsoft_multi_tenant_issuer(keys: Keys) -> None:
+    tid = "9188040d-6c67-4c5b-b112-36a304b66dad"
+    spec = ProviderSpec.from_json({**preset("microsoft").to_json(), "jwks_uri": "https://id.example.com/jwks",
+                                   "id_token_algs": ["RS256"]})
+    claims = await check(keys, keys.sign(iss=f"https://login.microsoftonline.com/{tid}/v2.0", tid=tid), spec=spec)
+    assert claims["tid"] == tid
+    with pytest.raises(IdTokenError, match="issued by"):
+        await check(keys, keys.sign(iss=f"https://login.microsoftonline.com/{tid}/v2.0", tid="other"), spec=spec)
+
+
+async def test_google_issuer_without_scheme(keys: Keys) -> None:
+    spec = ProviderSpec.from_json({**preset("google").to_json(), "jwks_uri": "https://id.example.com/jwks",
+                                   "id_token_algs": ["RS256"]})
+    assert (await check(keys, keys.sign(iss="accounts.google.com"), spec=spec))["sub"] == "42"
+    from dataclasses import replace
+
+    with pytest.raises(IdTokenError, match="issued by"):
+        await check(keys, keys.sign(iss="accounts.google.com"), spec=replace(spec, quirks=frozenset()))
