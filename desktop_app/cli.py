@@ -219,10 +219,11 @@ def _token_from_app(args: argparse.Namespace, paths: AppPaths) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv:
-        # No command: the desktop app. Imported by name so this module never pulls in Qt itself.
+    if not argv or argv == ["--hidden"]:
+        # No command: the desktop app (--hidden: straight to the tray, as autostart does). Imported by name
+        # so this module never pulls in Qt itself.
         app = importlib.import_module("desktop_app.ui.app")
-        return int(app.main())
+        return int(app.main(argv))
     args = build_parser().parse_args(argv)
     if args.command is None:
         build_parser().print_help()
