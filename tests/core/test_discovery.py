@@ -117,4 +117,3 @@ async def test_bad_issuer_urls_fail_before_any_request(issuer: str) -> None:
         with pytest.raises(InvalidEndpoint):
             await discover(issuer, http, has_secret=False)
         assert http.seen == []  # type: ignore[attr-defined]
-

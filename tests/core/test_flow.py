@@ -12,9 +12,14 @@ from desktop_app.core.oauth import Client
 from desktop_app.core.providers import ProviderSpec, preset
 from tests.clock import FakeClock
 
-SPEC = ProviderSpec(key="custom", display_name="Example", issuer="https://id.example.com",
-                    authorization_endpoint="https://id.example.com/authorize",
-                    token_endpoint="https://id.example.com/token", iss_parameter_supported=True)
+SPEC = ProviderSpec(
+    key="custom",
+    display_name="Example",
+    issuer="https://id.example.com",
+    authorization_endpoint="https://id.example.com/authorize",
+    token_endpoint="https://id.example.com/token",
+    iss_parameter_supported=True,
+)
 
 
 def redirecting(extra: dict[str, str]) -> Callable[[str], Awaitable[bool]]:
@@ -42,8 +47,15 @@ async def test_iss_is_enforced_before_the_code_is_spent(extra: dict[str, str], m
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(token_endpoint)) as http:
         with pytest.raises(AuthorizationError, match=message):
-            await sign_in(SPEC, Client("cid"), scopes=("api",), http=http, opener=redirecting(extra),
-                          clock=FakeClock(), timeout_s=10)
+            await sign_in(
+                SPEC,
+                Client("cid"),
+                scopes=("api",),
+                http=http,
+                opener=redirecting(extra),
+                clock=FakeClock(),
+                timeout_s=10,
+            )
     assert token_calls == []
 
 
@@ -52,13 +64,21 @@ async def test_code_exchange_sends_pkce_verifier_and_redirect_uri() -> None:
 
     def token_endpoint(request: httpx.Request) -> httpx.Response:
         seen.update(dict(httpx.QueryParams(request.content.decode())))
-        return httpx.Response(200, json={"access_token": "at-0123456789", "token_type": "Bearer", "expires_in": 60,
-                                         "refresh_token": "rt-0123456789"})
+        return httpx.Response(
+            200,
+            json={
+                "access_token": "at-0123456789",
+                "token_type": "Bearer",
+                "expires_in": 60,
+                "refresh_token": "rt-0123456789",
+            },
+        )
 
     opener = redirecting({"iss": "https://id.example.com"})
     async with httpx.AsyncClient(transport=httpx.MockTransport(token_endpoint)) as http:
-        result = await sign_in(SPEC, Client("cid"), scopes=("api",), http=http, opener=opener, clock=FakeClock(),
-                               timeout_s=10)
+        result = await sign_in(
+            SPEC, Client("cid"), scopes=("api",), http=http, opener=opener, clock=FakeClock(), timeout_s=10
+        )
     assert result.tokens.refresh_token is not None and result.claims == {}
     assert seen["grant_type"] == "authorization_code" and seen["code"] == "c0de" and seen["client_id"] == "cid"
     assert seen["redirect_uri"].startswith("http://127.0.0.1:") and len(seen["code_verifier"]) >= 43

@@ -10,9 +10,15 @@ from desktop_app.core.idtoken import JwksCache, validate_id_token
 from desktop_app.core.providers import ProviderSpec, preset
 
 NOW = 1_800_000_000
-SPEC = ProviderSpec(key="custom", display_name="Example", issuer="https://id.example.com",
-                    authorization_endpoint="https://id.example.com/a", token_endpoint="https://id.example.com/t",
-                    jwks_uri="https://id.example.com/jwks", id_token_algs=("RS256",))
+SPEC = ProviderSpec(
+    key="custom",
+    display_name="Example",
+    issuer="https://id.example.com",
+    authorization_endpoint="https://id.example.com/a",
+    token_endpoint="https://id.example.com/t",
+    jwks_uri="https://id.example.com/jwks",
+    id_token_algs=("RS256",),
+)
 
 
 class Keys:
@@ -28,11 +34,18 @@ class Keys:
         return httpx.Response(200, text=json.dumps(KeySet([self.current]).as_dict(private=False)))
 
     def sign(self, **claims: object) -> str:
-        base: dict[str, object] = {"iss": "https://id.example.com", "aud": "cid", "sub": "42", "iat": NOW,
-                                   "exp": NOW + 300, "nonce": "n-1"}
+        base: dict[str, object] = {
+            "iss": "https://id.example.com",
+            "aud": "cid",
+            "sub": "42",
+            "iat": NOW,
+            "exp": NOW + 300,
+            "nonce": "n-1",
+        }
         base.update(claims)
-        return jwt.encode({"alg": "RS256", "kid": self.current.kid}, {k: v for k, v in base.items() if v is not None},
-                          self.current)
+        return jwt.encode(
+            {"alg": "RS256", "kid": self.current.kid}, {k: v for k, v in base.items() if v is not None}, self.current
+        )
 
 
 @pytest.fixture
@@ -40,11 +53,13 @@ def keys() -> Keys:
     return Keys()
 
 
-async def check(keys: Keys, token: str, *, spec: ProviderSpec = SPEC, nonce: str | None = "n-1",
-                cache: JwksCache | None = None) -> dict[str, object]:
+async def check(
+    keys: Keys, token: str, *, spec: ProviderSpec = SPEC, nonce: str | None = "n-1", cache: JwksCache | None = None
+) -> dict[str, object]:
     async with httpx.AsyncClient(transport=httpx.MockTransport(keys.handler)) as http:
-        return await validate_id_token(token, spec=spec, client_id="cid", nonce=nonce, jwks=cache or JwksCache(http),
-                                       now=NOW)
+        return await validate_id_token(
+            token, spec=spec, client_id="cid", nonce=nonce, jwks=cache or JwksCache(http), now=NOW
+        )
 
 
 async def test_valid_token(keys: Keys) -> None:
@@ -99,8 +114,9 @@ async def test_key_rotation_refetches_once(keys: Keys) -> None:
 
 async def test_microsoft_multi_tenant_issuer(keys: Keys) -> None:
     tid = "9188040d-6c67-4c5b-b112-36a304b66dad"
-    spec = ProviderSpec.from_json({**preset("microsoft").to_json(), "jwks_uri": "https://id.example.com/jwks",
-                                   "id_token_algs": ["RS256"]})
+    spec = ProviderSpec.from_json(
+        {**preset("microsoft").to_json(), "jwks_uri": "https://id.example.com/jwks", "id_token_algs": ["RS256"]}
+    )
     claims = await check(keys, keys.sign(iss=f"https://login.microsoftonline.com/{tid}/v2.0", tid=tid), spec=spec)
     assert claims["tid"] == tid
     with pytest.raises(IdTokenError, match="issued by"):
@@ -108,8 +124,9 @@ async def test_microsoft_multi_tenant_issuer(keys: Keys) -> None:
 
 
 async def test_google_issuer_without_scheme(keys: Keys) -> None:
-    spec = ProviderSpec.from_json({**preset("google").to_json(), "jwks_uri": "https://id.example.com/jwks",
-                                   "id_token_algs": ["RS256"]})
+    spec = ProviderSpec.from_json(
+        {**preset("google").to_json(), "jwks_uri": "https://id.example.com/jwks", "id_token_algs": ["RS256"]}
+    )
     assert (await check(keys, keys.sign(iss="accounts.google.com"), spec=spec))["sub"] == "42"
     from dataclasses import replace
 

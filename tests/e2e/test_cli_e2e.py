@@ -193,6 +193,8 @@ def test_exit_codes(cli: Cli, oidc_provider: OidcProvider) -> None:
 
     locked = cli.run("token", "Codes", extra_env={"DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent/bus"})
     assert locked.returncode == 5 and "keychain" in locked.stderr.lower()
+    insecure = cli.run("token", "Codes", extra_env={"PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"})
+    assert insecure.returncode == 5 and "No secure keychain" in insecure.stderr
 
     oidc_provider.revoke_all()
     oidc_provider.reset()
