@@ -32,20 +32,36 @@ def main() -> int:
         now = time.time()
         records = {}
         for i in range(ACCOUNTS):
-            r = AccountRecord(id=AccountRecord.new_id(), name=f"Account {i}", provider=preset("google"),
-                              client_id="cid", scopes=("openid", "email"), identity=Identity(email=f"u{i}@x.test"),
-                              created_at=now + i, issued_at=now, expires_at=now + 3600)
+            r = AccountRecord(
+                id=AccountRecord.new_id(),
+                name=f"Account {i}",
+                provider=preset("google"),
+                client_id="cid",
+                scopes=("openid", "email"),
+                identity=Identity(email=f"u{i}@x.test"),
+                created_at=now + i,
+                issued_at=now,
+                expires_at=now + 3600,
+            )
             records[r.id] = r
         store._write(records)
         some = next(iter(records))
         ok = measure(f"read {ACCOUNTS} accounts", store.all, target_ms=25)
-        ok &= measure("update one account", lambda: store.update(some, lambda r: replace(r, failures=r.failures + 1)),
-                      target_ms=40)
+        ok &= measure(
+            "update one account",
+            lambda: store.update(some, lambda r: replace(r, failures=r.failures + 1)),
+            target_ms=40,
+        )
 
         async def plan() -> bool:
-            engine = RefreshEngine(store=store, vault=Vault(backend=object()), http=new_http_client(),
-                                   clock=type("C", (), {"now": staticmethod(time.time)})(),  # type: ignore[arg-type]
-                                   bus=EventBus(), lock_dir=Path(tmp) / "locks")
+            engine = RefreshEngine(
+                store=store,
+                vault=Vault(backend=object()),
+                http=new_http_client(),
+                clock=type("C", (), {"now": staticmethod(time.time)})(),  # type: ignore[arg-type]
+                bus=EventBus(),
+                lock_dir=Path(tmp) / "locks",
+            )
             all_records = store.all()
             return measure(f"plan {ACCOUNTS} refreshes", lambda: [engine.due_at(r) for r in all_records], target_ms=5)
 

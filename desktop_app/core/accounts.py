@@ -74,11 +74,16 @@ EXPIRING_WINDOW_S = 300.0
 
 
 def effective_state(record: AccountRecord, now: float) -> AccountState:
-    """The state to show: a valid account whose access token runs out soon (or already has) is expiring."""
-    expiring = record.expires_at is not None and record.expires_at - now <= EXPIRING_WINDOW_S
-    if record.state is AccountState.VALID and expiring:
-        return AccountState.EXPIRING
-    return record.state
+    """The state to show: a valid account whose access token runs out soon (or already has) is expiring.
+
+    "Soon" is relative to the token's life (its last quarter, at most five minutes), so a five-minute
+    token is not flagged from the moment it is issued."""
+    if record.state is not AccountState.VALID or record.expires_at is None:
+        return record.state
+    window = EXPIRING_WINDOW_S
+    if record.issued_at is not None:
+        window = min(window, 0.25 * max(0.0, record.expires_at - record.issued_at))
+    return AccountState.EXPIRING if record.expires_at - now <= window else record.state
 
 
 @dataclass(frozen=True)

@@ -120,3 +120,6 @@ def test_effective_state_shows_expiring_near_expiry() -> None:
     assert effective_state(r, 2000.0) is S.EXPIRING
     assert effective_state(replace(r, state=S.RETRYING), 800.0) is S.RETRYING
     assert effective_state(replace(r, expires_at=None), 10**9) is S.VALID
+    short = replace(r, issued_at=700.0)  # a five-minute token: expiring only in its last 75 s
+    assert effective_state(short, 900.0) is S.VALID
+    assert effective_state(short, 930.0) is S.EXPIRING

@@ -1,0 +1,274 @@
+"""The desktop app: QApplication on the qasync loop, single instance, wiring; the service loads after first paint."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtWidgets import QApplication
+
+from desktop_app.core.accounts import AccountRecord, AccountStore
+from desktop_app.core.errors import StoreError
+from desktop_app.core.paths import AppPaths
+
+from . import icons
+from .bridge import Bridge
+from .clipboard import SecretClipboard
+from .model import AccountListModel
+from .settings import Settings
+from .single_instance import SingleInstance, instance_name
+from .tray import Tray
+from .window import MainWindow
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from desktop_app.core.service import Service
+
+log = logging.getLogger(__name__)
+
+RELOAD_DEBOUNCE_MS = 150
+STARTUP_PROBE_ENV = "TOKENDESK_STARTUP_PROBE"  # print which heavy modules were loaded at first paint, then quit
+
+
+class QtOpener(QObject):
+    """The system browser through Qt (xdg-open, LaunchServices, ShellExecute)."""
+
+    failed = Signal(str)
+
+    async def __call__(self, url: str) -> bool:
+        ok = QDesktopServices.openUrl(QUrl(url))
+        if not ok:
+            log.warning("the system browser did not open")
+            self.failed.emit(url)
+        return ok
+
+
+class Controller(QObject):
+    """Owns the window, tray, model and (once loaded) the service; nothing here talks to httpx or keyring."""
+
+    quitting = Signal()
+
+    def __init__(self, paths: AppPaths, *, now: Callable[[], float] = time.time, settings: Settings | None = None):
+        super().__init__()
+        self.paths = paths
+        self.store = AccountStore(paths.accounts_file)
+        self.settings = settings or Settings(paths.config_dir / "tokendesk-ui.ini")
+        self.model = AccountListModel(now)
+        self.clipboard = SecretClipboard(parent=self)
+        self.tray = Tray(self)
+        self.window = MainWindow(
+            model=self.model, settings=self.settings, clipboard=self.clipboard, tray=self.tray, now=now
+        )
+        self.bridge: Bridge | None = None
+        self._done: asyncio.Future[None] | None = None
+        self._closing = False
+        self._seen: tuple[int, int, int] | None = None
+
+        self.tray.openRequested.connect(self._open_from_tray)
+        self.tray.copyRequested.connect(lambda account_id: self.window.copy_token(account_id))
+        self.tray.refreshAllRequested.connect(self.window.refresh_all)
+        self.tray.quitRequested.connect(self.quit)
+        self.window.quitRequested.connect(self.quit)
+        self.window.clockJumped.connect(self._wake_engine)
+
+        self._reload_timer_ms = QTimer(self)
+        self._reload_timer_ms.setSingleShot(True)
+        self._reload_timer_ms.setInterval(RELOAD_DEBOUNCE_MS)
+        self._reload_timer_ms.timeout.connect(self.reload)
+        self.watcher = QFileSystemWatcher(self)
+        self.watcher.fileChanged.connect(self._files_changed)
+        self.watcher.directoryChanged.connect(self._files_changed)
+        self._watch()
+        self.load_metadata()
+
+    # --- metadata (no keychain, no httpx) ---------------------------------------------------------
+
+    def load_metadata(self) -> None:
+        self._seen = self._signature()
+        try:
+            self.model.set_records(self.store.all())
+        except StoreError as exc:
+            self.window.banner.show_text(str(exc), "error")
+
+    def _watch(self) -> None:
+        directory = str(self.paths.config_dir)
+        if directory not in self.watcher.directories():
+            self.watcher.addPath(directory)
+        file = str(self.paths.accounts_file)
+        # An atomic replace drops the watch on the old inode: add the path again each time.
+        if self.paths.accounts_file.exists() and file not in self.watcher.files():
+            self.watcher.addPath(file)
+
+    def _signature(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.paths.accounts_file)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _files_changed(self, *_: Any) -> None:
+        self._watch()
+        # The directory also sees lock and temp files come and go; only a new accounts.json matters.
+        if self._signature() != self._seen:
+            self._reload_timer_ms.start()
+
+    def reload(self) -> None:
+        """Pick up changes made by other processes (the CLI refreshing or disconnecting)."""
+        if self.bridge is None:
+            self.load_metadata()
+            return
+        self._seen = self._signature()
+
+        def apply(records: list[AccountRecord]) -> None:
+            self.model.set_records(records)
+
+        self.bridge.spawn(asyncio.to_thread(self.store.all), "Reading accounts", on_done=apply)
+
+    # --- the service ------------------------------------------------------------------------------
+
+    def load_service(self) -> None:
+        """Import and create the real service (httpx, and later keyring): after the window has painted."""
+        from desktop_app.core.service import Service
+
+        opener = QtOpener(self)
+        service = Service.create(self.paths, opener=opener)
+        bridge = self.attach(service)
+        opener.failed.connect(lambda _url: bridge.browserFailed.emit())
+
+    def attach(self, service: Service) -> Bridge:
+        bridge = Bridge(service, self)
+        self.bridge = bridge
+        bridge.accountChanged.connect(self.model.upsert)
+        bridge.accountRemoved.connect(self.model.remove)
+        bridge.needsSignIn.connect(self._needs_sign_in)
+        self.window.attach(bridge)
+        bridge.start()
+        return bridge
+
+    def _needs_sign_in(self, record: AccountRecord, reason: str) -> None:
+        self.model.upsert(record)
+        self.tray.needs_sign_in(record, reason)
+
+    def _open_from_tray(self, account_id: str) -> None:
+        if account_id:
+            self.window.select_account(account_id, reconnect=True)
+        else:
+            self.window.show_and_raise()
+
+    def _wake_engine(self) -> None:
+        if self.bridge is not None:
+            self.bridge.wake()
+
+    def watch_network(self) -> None:
+        """Wake the engine when the network comes back (it marks accounts offline meanwhile)."""
+        from PySide6.QtNetwork import QNetworkInformation
+
+        if not QNetworkInformation.loadDefaultBackend():
+            log.info("no network reachability backend; relying on periodic retries")
+            return
+        info = QNetworkInformation.instance()
+        if info is None:
+            return
+
+        def changed(reachability: QNetworkInformation.Reachability) -> None:
+            if reachability == QNetworkInformation.Reachability.Online:
+                log.info("network is back; refreshing due accounts")
+                self._wake_engine()
+
+        info.reachabilityChanged.connect(changed)
+
+    # --- lifetime ---------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Until Quit."""
+        self._done = asyncio.get_running_loop().create_future()
+        await self._done
+        await self.aclose()
+
+    def quit(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        self.quitting.emit()
+        self.window.save_state()
+        self.clipboard.clear_now() if self.clipboard.holds_ours() else None
+        if self._done is not None and not self._done.done():
+            self._done.set_result(None)
+
+    async def aclose(self) -> None:
+        self._reload_timer_ms.stop()
+        self.tray.hide()
+        self.window.close()
+        if self.bridge is not None:
+            await self.bridge.aclose()
+
+
+def _split_args(argv: list[str]) -> tuple[list[str], bool]:
+    hidden = "--hidden" in argv[1:]
+    return [a for i, a in enumerate(argv) if i == 0 or a != "--hidden"], hidden
+
+
+def main(argv: list[str] | None = None) -> int:
+    import qasync
+
+    from desktop_app.core.logsetup import configure_logging
+
+    qt_argv, hidden = _split_args([sys.argv[0], *(sys.argv[1:] if argv is None else argv)])
+    QGuiApplication.setDesktopFileName(icons.APP_ID)
+    QApplication.setApplicationName("tokendesk")
+    QApplication.setOrganizationName("tokendesk")
+    qapp = QApplication.instance() or QApplication(qt_argv)
+    assert isinstance(qapp, QApplication)
+    qapp.setApplicationDisplayName("Tokendesk")
+    qapp.setWindowIcon(icons.app_icon())
+    qapp.setQuitOnLastWindowClosed(False)
+
+    probe = os.environ.get(STARTUP_PROBE_ENV) == "1"
+    instance = SingleInstance(os.environ.get("TOKENDESK_INSTANCE_NAME") or instance_name())
+    if not probe and instance.notify_running():
+        print("Tokendesk is already running; brought its window to the front.", file=sys.stderr)
+        return 0
+    if not probe:
+        instance.listen()
+
+    paths = AppPaths.default()
+    configure_logging(paths.log_file)
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    controller = Controller(paths)
+    instance.activated.connect(controller.window.show_and_raise)
+    if probe:
+
+        def report() -> None:
+            loaded = {name: name in sys.modules for name in ("httpx", "keyring", "desktop_app.core.service")}
+            print(json.dumps({"painted": True, "loaded": loaded}), flush=True)
+            controller.quit()
+
+        controller.window.firstPainted.connect(report)
+    else:
+        controller.window.firstPainted.connect(lambda: QTimer.singleShot(0, controller.load_service))
+        controller.window.firstPainted.connect(controller.watch_network)
+    controller.tray.show()
+    if hidden and controller.tray.available:
+        QTimer.singleShot(0, controller.load_service)
+    else:
+        controller.window.show()
+    try:
+        with loop:
+            loop.run_until_complete(controller.run())
+    finally:
+        instance.close()
+        asyncio.set_event_loop(None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""Icons from desktop_app.resources (SVG), with QPainter fallbacks so a missing file never breaks the UI."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from importlib import resources
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtSvg import QSvgRenderer
+
+log = logging.getLogger(__name__)
+
+APP_ID = "dev.tokendesk.Tokendesk"
+_SIZES_PX = (16, 22, 24, 32, 48, 64, 128)
+_cache: dict[str, QIcon] = {}
+
+
+def _resource_icon(relative: str) -> QIcon | None:
+    try:
+        item = resources.files("desktop_app.resources").joinpath(relative)
+        if not item.is_file():
+            return None
+        if isinstance(item, Path):
+            icon = QIcon(str(item))
+        else:  # zipped or frozen: render the bytes ourselves
+            renderer = QSvgRenderer(QByteArray(item.read_bytes()))
+            icon = QIcon()
+            for size in _SIZES_PX:
+                pixmap = QPixmap(size, size)
+                pixmap.fill(Qt.GlobalColor.transparent)
+                with _painter(pixmap) as p:
+                    renderer.render(p)
+                icon.addPixmap(pixmap)
+    except (OSError, ModuleNotFoundError) as exc:
+        log.debug("icon %s unavailable: %s", relative, exc)
+        return None
+    return None if icon.isNull() else icon
+
+
+class _painter:
+    """QPainter as a context manager, so end() is never forgotten."""
+
+    def __init__(self, pixmap: QPixmap) -> None:
+        self._p = QPainter(pixmap)
+        self._p.setRenderHint(QPainter.RenderHint.Antialiasing)
+
+    def __enter__(self) -> QPainter:
+        return self._p
+
+    def __exit__(self, *exc: object) -> None:
+        self._p.end()
+
+
+def _painted(draw: object, sizes: tuple[int, ...] = _SIZES_PX) -> QIcon:
+    icon = QIcon()
+    for size in sizes:
+        pixmap = QPixmap(size, size)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        with _painter(pixmap) as p:
+            draw(p, float(size))  # type: ignore[operator]
+        icon.addPixmap(pixmap)
+    return icon
+
+
+def app_icon() -> QIcon:
+    if "app" not in _cache:
+        _cache["app"] = _resource_icon(f"icons/app/{APP_ID}.svg") or _painted(_draw_app)
+    return _cache["app"]
+
+
+def _draw_app(p: QPainter, s: float) -> None:
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(QColor("#2f6fde"))
+    p.drawRoundedRect(QRectF(0.06 * s, 0.06 * s, 0.88 * s, 0.88 * s), 0.2 * s, 0.2 * s)
+    pen = QPen(QColor("white"), max(1.5, 0.09 * s), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
+    p.setPen(pen)
+    p.setBrush(Qt.BrushStyle.NoBrush)
+    p.drawEllipse(QPointF(0.38 * s, 0.5 * s), 0.14 * s, 0.14 * s)
+    p.drawLine(QPointF(0.52 * s, 0.5 * s), QPointF(0.8 * s, 0.5 * s))
+    p.drawLine(QPointF(0.72 * s, 0.5 * s), QPointF(0.72 * s, 0.64 * s))
+
+
+def state_icon(name: str, color: QColor) -> QIcon:
+    """The badge icon for a state name (see badges.Badge.icon), tinted `color` when painted here."""
+    key = f"state:{name}:{color.name()}"
+    if key not in _cache:
+        icon = _tinted_svg(f"icons/states/{name}.svg", color)
+        _cache[key] = icon or _painted(lambda p, s: _draw_state(p, s, name, color))
+    return _cache[key]
+
+
+def _tinted_svg(relative: str, color: QColor) -> QIcon | None:
+    """A symbolic (one-colour) SVG recoloured to `color`, so badges follow the palette."""
+    try:
+        item = resources.files("desktop_app.resources").joinpath(relative)
+        if not item.is_file():
+            return None
+        renderer = QSvgRenderer(QByteArray(item.read_bytes()))
+    except (OSError, ModuleNotFoundError):
+        return None
+    if not renderer.isValid():
+        return None
+    icon = QIcon()
+    for size in _SIZES_PX:
+        pm = QPixmap(size, size)
+        pm.fill(Qt.GlobalColor.transparent)
+        with _painter(pm) as p:
+            renderer.render(p, QRectF(0, 0, size, size))
+            p.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceIn)
+            p.fillRect(QRectF(0, 0, size, size), color)
+        icon.addPixmap(pm)
+    return icon
+
+
+def _draw_state(p: QPainter, s: float, name: str, color: QColor) -> None:
+    w = max(1.2, s / 10)
+    pen = QPen(color, w, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin)
+    r = QRectF(w, w, s - 2 * w, s - 2 * w)
+    c = r.center()
+    if name in ("valid",):
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(color)
+        p.drawEllipse(r)
+        p.setPen(QPen(QColor("white"), w * 1.1, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+        path = QPainterPath(QPointF(0.3 * s, 0.52 * s))
+        path.lineTo(0.45 * s, 0.66 * s)
+        path.lineTo(0.71 * s, 0.36 * s)
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawPath(path)
+    elif name in ("expiring", "retrying"):
+        p.setPen(pen)
+        p.drawEllipse(r)
+        p.drawLine(c, QPointF(c.x(), 0.26 * s))
+        p.drawLine(c, QPointF(0.68 * s, c.y()))
+    elif name == "refreshing":
+        p.setPen(pen)
+        p.drawArc(r.adjusted(w, w, -w, -w), 40 * 16, 280 * 16)
+        tip = QPointF(0.82 * s, 0.28 * s)
+        p.drawLine(tip, QPointF(0.82 * s, 0.46 * s))
+        p.drawLine(tip, QPointF(0.64 * s, 0.28 * s))
+    elif name == "offline":
+        p.setPen(pen)
+        for frac in (0.85, 0.55):
+            arc = QRectF(c.x() - frac * s / 2, 0.62 * s - frac * s / 2, frac * s, frac * s)
+            p.drawArc(arc, 45 * 16, 90 * 16)
+        p.drawPoint(QPointF(c.x(), 0.72 * s))
+        p.drawLine(QPointF(0.15 * s, 0.15 * s), QPointF(0.85 * s, 0.85 * s))
+    else:  # needs_sign_in, config_error, error
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(color)
+        p.drawEllipse(r)
+        p.setPen(QPen(QColor("white"), w * 1.2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+        p.drawLine(QPointF(c.x(), 0.28 * s), QPointF(c.x(), 0.56 * s))
+        p.drawPoint(QPointF(c.x(), 0.72 * s))
+
+
+_AVATAR_COLOURS = ("#2f6fde", "#7a3fd1", "#0f8a5f", "#c2410c", "#b4237a", "#0e7490", "#4d5bd1", "#a16207")
+
+
+def provider_icon(key: str, display_name: str) -> QIcon:
+    cache_key = f"provider:{key}:{display_name}"
+    if cache_key not in _cache:
+        icon = _resource_icon(f"icons/providers/{key}.svg")
+        _cache[cache_key] = icon or _painted(lambda p, s: _draw_avatar(p, s, display_name or key))
+    return _cache[cache_key]
+
+
+def _draw_avatar(p: QPainter, s: float, label: str) -> None:
+    digest = hashlib.sha256(label.encode()).digest()
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(QColor(_AVATAR_COLOURS[digest[0] % len(_AVATAR_COLOURS)]))
+    p.drawRoundedRect(QRectF(0, 0, s, s), 0.22 * s, 0.22 * s)
+    font = QFont()
+    font.setPixelSize(max(6, int(s * 0.5)))
+    font.setBold(True)
+    p.setFont(font)
+    p.setPen(QColor("white"))
+    p.drawText(QRectF(0, 0, s, s), Qt.AlignmentFlag.AlignCenter, (label.strip()[:1] or "?").upper())
+
+
+def pixmap(icon: QIcon, size_px: int, dpr: float) -> QPixmap:
+    return icon.pixmap(QSize(size_px, size_px), dpr)

@@ -1,0 +1,573 @@
+"""The main window: account list (or a call to action), per-account actions, banner and status bar."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.core.accounts import AccountRecord, AccountState
+
+from . import icons
+from .clipboard import SecretClipboard
+from .delegate import AccountDelegate
+from .model import AccountListModel, Role
+from .settings import Settings
+from .tray import Tray
+
+if TYPE_CHECKING:
+    from desktop_app.core.tokens import TokenSet
+
+    from .bridge import Bridge
+
+log = logging.getLogger(__name__)
+
+TICK_INTERVAL_MS = 1000
+CLOCK_JUMP_S = 20.0  # the wall clock moved this much more than the tick timer: suspend/resume or a clock change
+MARGIN_PX = 12
+
+
+def _ask(parent: QWidget, title: str, text: str, yes: str) -> bool:
+    box = QMessageBox(QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.Cancel, parent)
+    confirm = box.addButton(yes, QMessageBox.ButtonRole.DestructiveRole)
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    box.exec()
+    return box.clickedButton() is confirm
+
+
+class EmptyState(QWidget):
+    def __init__(self, connect: QAction, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 24, 24, 24)
+        layout.addStretch(1)
+        glyph = QLabel()
+        glyph.setPixmap(icons.app_icon().pixmap(64, 64))
+        glyph.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        title = QLabel("No accounts yet")
+        font = title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.35)
+        font.setWeight(font.Weight.DemiBold)
+        title.setFont(font)
+        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        text = QLabel(
+            "Connect an OAuth 2.0 or OpenID Connect account, and Tokendesk keeps its access token fresh "
+            "in the background. Tokens stay in your system keychain."
+        )
+        text.setWordWrap(True)
+        text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        text.setFixedWidth(380)
+        button = QPushButton(connect.text())
+        button.setDefault(True)
+        button.clicked.connect(connect.trigger)
+        button.setAccessibleName("Connect account")
+        layout.addWidget(glyph)
+        layout.addSpacing(8)
+        layout.addWidget(title)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(text)
+        row.addStretch(1)
+        layout.addLayout(row)
+        layout.addSpacing(8)
+        brow = QHBoxLayout()
+        brow.addStretch(1)
+        brow.addWidget(button)
+        brow.addStretch(1)
+        layout.addLayout(brow)
+        layout.addStretch(2)
+        self.button = button
+
+
+class Banner(QFrame):
+    """A calm, dismissable-by-itself notice above the list (e.g. waiting for the keychain)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("banner")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setAutoFillBackground(True)
+        self.setBackgroundRole(self.backgroundRole().AlternateBase)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(MARGIN_PX, 8, MARGIN_PX, 8)
+        self.icon = QLabel()
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        layout.addWidget(self.icon)
+        layout.addWidget(self.label, 1)
+        self.hide()
+
+    def show_text(self, text: str, icon_name: str = "retrying") -> None:
+        from .badges import Tone
+        from .delegate import tone_colors
+
+        fg, _ = tone_colors(Tone.MUTED, self.palette())
+        self.icon.setPixmap(icons.state_icon(icon_name, fg).pixmap(16, 16))
+        self.label.setText(text)
+        self.setAccessibleName(text)
+        self.show()
+
+
+class MainWindow(QMainWindow):
+    firstPainted = Signal()
+    clockJumped = Signal()
+    quitRequested = Signal()
+    messageShown = Signal(str)
+
+    def __init__(
+        self,
+        *,
+        model: AccountListModel,
+        settings: Settings,
+        clipboard: SecretClipboard,
+        tray: Tray,
+        now: Callable[[], float],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Tokendesk")
+        self.setWindowIcon(icons.app_icon())
+        self.model = model
+        self.settings = settings
+        self.clipboard = clipboard
+        self.tray = tray
+        self._now = now
+        self.bridge: Bridge | None = None
+        self.preview = False  # screenshots: show the actions enabled without a service
+        self.confirm: Callable[[QWidget, str, str, str], bool] = _ask
+        self._painted = False
+        self._quitting = False
+        self._dialogs: list[QWidget] = []
+
+        self._build_actions()
+        self._build_ui()
+        self._restore_geometry()
+
+        self._tick_timer_ms = QTimer(self)
+        self._tick_timer_ms.setInterval(TICK_INTERVAL_MS)
+        self._tick_timer_ms.timeout.connect(self._tick)
+        self._last_tick_s = now()
+        self._tick_timer_ms.start()
+
+        model.rowsInserted.connect(self._rows_changed)
+        model.rowsRemoved.connect(self._rows_changed)
+        model.dataChanged.connect(self._data_changed)
+        model.modelReset.connect(self._rows_changed)
+        clipboard.countdown.connect(self._clipboard_countdown)
+        clipboard.cleared.connect(self._clipboard_cleared)
+        self._rows_changed()
+
+    # --- construction -----------------------------------------------------------------------------
+
+    def _build_actions(self) -> None:
+        Shortcut = QKeySequence | QKeySequence.StandardKey | str | None
+
+        def act(text: str, slot: Callable[[], Any], shortcut: Shortcut = None, tip: str = "") -> QAction:
+            action = QAction(text, self)
+            if shortcut is not None:
+                action.setShortcut(QKeySequence(shortcut))
+                action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.setToolTip(tip or text)
+            action.triggered.connect(slot)
+            self.addAction(action)
+            return action
+
+        self.connect_action = act("Connect account…", self.open_connect, QKeySequence.StandardKey.New)
+        self.refresh_all_action = act("Refresh all", self.refresh_all, "Ctrl+Shift+R")
+        self.preferences_action = act("Preferences…", self.open_preferences, QKeySequence.StandardKey.Preferences)
+        self.quit_action = act("Quit", self.request_quit, QKeySequence.StandardKey.Quit)
+        self.reconnect_action = act("Reconnect", self.reconnect_current, "Ctrl+R", "Sign in again in your browser")
+        self.refresh_action = act("Refresh now", self.refresh_current, "F5")
+        self.copy_action = act("Copy access token", self.copy_current_token, QKeySequence.StandardKey.Copy)
+        self.copy_header_action = act("Copy as Authorization header", self.copy_current_header, "Ctrl+Shift+C")
+        self.details_action = act("Details", self.details_current, "Ctrl+I")
+        self.disconnect_action = act("Disconnect…", self.disconnect_current, QKeySequence.StandardKey.Delete)
+        self.header_actions = {
+            a.text(): a for a in (self.preferences_action, self.refresh_all_action, self.connect_action)
+        }
+        self.account_actions = [
+            self.reconnect_action,
+            self.refresh_action,
+            self.copy_action,
+            self.copy_header_action,
+            self.details_action,
+            self.disconnect_action,
+        ]
+
+    def _build_ui(self) -> None:
+        central = QWidget()
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(MARGIN_PX, MARGIN_PX, MARGIN_PX, MARGIN_PX)
+        outer.setSpacing(MARGIN_PX)
+        header = QHBoxLayout()
+        header.setSpacing(6)
+        title = QLabel("Accounts")
+        font = title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.25)
+        font.setWeight(font.Weight.DemiBold)
+        title.setFont(font)
+        self.header_title = title
+        header.addWidget(title)
+        header.addStretch(1)
+        self.header_buttons: dict[str, QPushButton] = {}
+        for action in (self.preferences_action, self.refresh_all_action, self.connect_action):
+            button = QPushButton(action.text())
+            button.clicked.connect(action.trigger)
+            shortcut = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            button.setToolTip(f"{action.toolTip()} ({shortcut})" if shortcut else action.toolTip())
+            button.setAccessibleName(action.text().rstrip("…"))
+            button.setAutoDefault(False)
+            header.addWidget(button)
+            self.header_buttons[action.text()] = button
+        outer.addLayout(header)
+        self.banner = Banner()
+        outer.addWidget(self.banner)
+
+        self.stack = QStackedWidget()
+        self.empty = EmptyState(self.connect_action)
+        self.stack.addWidget(self.empty)
+
+        page = QWidget()
+        page_layout = QVBoxLayout(page)
+        page_layout.setContentsMargins(0, 0, 0, 0)
+        page_layout.setSpacing(MARGIN_PX)
+        self.list = QListView()
+        self.list.setObjectName("accounts")
+        self.list.setAccessibleName("Accounts")
+        self.list.setModel(self.model)
+        self.list.setItemDelegate(AccountDelegate(self.list))
+        self.list.setUniformItemSizes(True)
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._context_menu)
+        self.list.activated.connect(lambda _index: self.details_current())
+        self.list.selectionModel().currentChanged.connect(lambda *_: self._update_actions())
+        page_layout.addWidget(self.list, 1)
+
+        buttons = QHBoxLayout()
+        buttons.setSpacing(6)
+        self.buttons: dict[str, QPushButton] = {}
+        for action in self.account_actions:
+            button = QPushButton(action.text())
+            button.clicked.connect(action.trigger)
+            shortcut = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            button.setToolTip(f"{action.toolTip()} ({shortcut})" if shortcut else action.toolTip())
+            button.setAccessibleName(action.text().rstrip("…"))
+            self.buttons[action.text()] = button
+            if action is self.disconnect_action:
+                buttons.addStretch(1)
+            elif action is self.copy_action:
+                button.setText("Copy token")
+            elif action is self.copy_header_action:
+                button.setText("Copy header")
+            buttons.addWidget(button)
+        page_layout.addLayout(buttons)
+        self.stack.addWidget(page)
+        self.list_page = page
+        outer.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+        self.countdown_label = QLabel()
+        self.countdown_label.setContentsMargins(0, 0, MARGIN_PX, 0)
+        self.countdown_label.setAccessibleName("Clipboard countdown")
+        self.statusBar().addPermanentWidget(self.countdown_label)
+        self.statusBar().setSizeGripEnabled(False)
+
+    def _restore_geometry(self) -> None:
+        geometry = self.settings.geometry
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(760, 500)
+
+    # --- state ------------------------------------------------------------------------------------
+
+    def attach(self, bridge: Bridge) -> None:
+        self.bridge = bridge
+        bridge.taskFailed.connect(lambda what, text: self.show_message(text))
+        bridge.keychainWaiting.connect(self._keychain_waiting)
+        self._update_actions()
+
+    def _keychain_waiting(self, waiting: bool) -> None:
+        if waiting:
+            self.banner.show_text("Waiting for the keychain to be unlocked… Accounts refresh as soon as it is.")
+        else:
+            self.banner.hide()
+
+    def _rows_changed(self, *_: Any) -> None:
+        self.stack.setCurrentWidget(self.list_page if self.model.rowCount() else self.empty)
+        if self.model.rowCount() and not self.list.currentIndex().isValid():
+            self.list.setCurrentIndex(self.model.index(0))
+        self._update_actions()
+        self._update_tray()
+
+    def _data_changed(self, *_: Any) -> None:
+        self._update_actions()
+        self._update_tray()
+
+    def _update_tray(self) -> None:
+        self.tray.rebuild(self.model.records(), self.model.worst())
+
+    def current_record(self) -> AccountRecord | None:
+        index = self.list.currentIndex()
+        if not index.isValid():
+            return None
+        record = index.data(Role.RECORD)
+        return record if isinstance(record, AccountRecord) else None
+
+    def _update_actions(self) -> None:
+        record = self.current_record()
+        ready = self.bridge is not None or self.preview
+        for action in self.account_actions:
+            action.setEnabled(record is not None and (ready or action is self.details_action))
+        if record is not None and record.state in (AccountState.NEEDS_SIGN_IN, AccountState.CONFIG_ERROR):
+            for action in (self.copy_action, self.copy_header_action, self.refresh_action):
+                action.setEnabled(False)
+        self.refresh_all_action.setEnabled(ready and self.model.rowCount() > 0)
+        for action in self.account_actions:
+            self.buttons[action.text()].setEnabled(action.isEnabled())
+        for text, button in self.header_buttons.items():
+            button.setEnabled(self.header_actions[text].isEnabled())
+        reconnect = self.buttons[self.reconnect_action.text()]
+        reconnect.setDefault(record is not None and record.state is AccountState.NEEDS_SIGN_IN)
+
+    def _tick(self) -> None:
+        now = self._now()
+        if abs(now - self._last_tick_s) > CLOCK_JUMP_S + TICK_INTERVAL_MS / 1000:
+            log.info("wall clock jumped by %.0f s (suspend/resume?)", now - self._last_tick_s)
+            self.clockJumped.emit()
+        self._last_tick_s = now
+        self.model.tick()
+
+    def select_account(self, account_id: str, *, reconnect: bool = False) -> None:
+        """Bring the window up on `account_id`; with reconnect, the Reconnect button has focus."""
+        self.show_and_raise()
+        row = self.model.row_of(account_id)
+        if row < 0:
+            return
+        self.list.setCurrentIndex(self.model.index(row))
+        self.list.selectionModel().select(self.model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self._update_actions()
+        if reconnect:
+            self.buttons[self.reconnect_action.text()].setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def show_and_raise(self) -> None:
+        if self.isMinimized():
+            self.showNormal()
+        self.show()
+        self.raise_()
+        self.activateWindow()
+
+    def show_message(self, text: str, timeout_ms: int = 10_000) -> None:
+        self.statusBar().showMessage(text, timeout_ms)
+        self.messageShown.emit(text)
+
+    def _clipboard_countdown(self, seconds_left: int) -> None:
+        self.countdown_label.setText(f"Clipboard clears in {seconds_left} s" if seconds_left > 0 else "")
+
+    def _clipboard_cleared(self, ours: bool) -> None:
+        if ours:
+            self.show_message("Clipboard cleared.", 4000)
+
+    def _context_menu(self, pos: QPoint) -> None:
+        index = self.list.indexAt(pos)
+        if not index.isValid():
+            return
+        self.list.setCurrentIndex(index)
+        menu = QMenu(self)
+        for action in self.account_actions:
+            if action is self.disconnect_action or action is self.details_action:
+                menu.addSeparator()
+            menu.addAction(action)
+        menu.popup(self.list.viewport().mapToGlobal(pos))
+
+    # --- events -----------------------------------------------------------------------------------
+
+    def paintEvent(self, e: Any) -> None:
+        super().paintEvent(e)
+        if not self._painted:
+            self._painted = True
+            QTimer.singleShot(0, self.firstPainted.emit)
+
+    def save_state(self) -> None:
+        self.settings.geometry = self.saveGeometry()
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_state()
+        if self._quitting or not (self.settings.close_to_tray and self.tray.available):
+            event.accept()
+            if not self._quitting:
+                self.request_quit()
+            return
+        event.ignore()
+        self.hide()
+        if not self.settings.tray_hint_shown:
+            self.settings.tray_hint_shown = True
+            self.tray.notify(
+                "Tokendesk is still running",
+                "It keeps your tokens fresh from the tray. Choose Quit in the tray menu to exit, "
+                "or change this in Preferences.",
+            )
+
+    def request_quit(self) -> None:
+        self._quitting = True
+        self.save_state()
+        self.quitRequested.emit()
+
+    # --- account actions --------------------------------------------------------------------------
+
+    def _need_bridge(self) -> Bridge | None:
+        if self.bridge is None:
+            self.show_message("Tokendesk is still starting; try again in a moment.")
+        return self.bridge
+
+    def open_connect(self) -> None:
+        bridge = self._need_bridge()
+        if bridge is None:
+            return
+        from .connect_dialog import ConnectDialog
+
+        dialog = ConnectDialog(bridge, parent=self)
+        self._keep(dialog)
+        dialog.connected.connect(lambda record: self._connected(record, "connected"))
+        dialog.open()
+
+    def _connected(self, record: AccountRecord, verb: str) -> None:
+        self.model.upsert(record)
+        self.select_account(record.id)
+        self.show_message(f"{record.name} {verb}.")
+
+    def reconnect_current(self) -> None:
+        record = self.current_record()
+        bridge = self._need_bridge()
+        if record is None or bridge is None:
+            return
+        from .connect_dialog import ConnectDialog
+
+        dialog = ConnectDialog(bridge, reconnect=record, parent=self)
+        self._keep(dialog)
+        dialog.connected.connect(lambda r: self._connected(r, "reconnected"))
+        dialog.open()
+
+    def _keep(self, dialog: QWidget) -> None:
+        self._dialogs.append(dialog)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.destroyed.connect(lambda *_: self._dialogs.remove(dialog) if dialog in self._dialogs else None)
+
+    def refresh_current(self) -> None:
+        record = self.current_record()
+        bridge = self._need_bridge()
+        if record is None or bridge is None:
+            return
+        self.show_message(f"Refreshing {record.name}…", 3000)
+        bridge.spawn(
+            bridge.service.refresh(record.id),
+            f"Refreshing {record.name}",
+            on_done=lambda _t: self.show_message(f"{record.name} refreshed.", 4000),
+        )
+
+    def refresh_all(self) -> None:
+        bridge = self._need_bridge()
+        if bridge is None:
+            return
+        for record in self.model.records():
+            if not record.state.is_terminal:
+                bridge.spawn(bridge.service.refresh(record.id), f"Refreshing {record.name}")
+        self.show_message("Refreshing all accounts…", 3000)
+
+    def copy_current_token(self) -> None:
+        record = self.current_record()
+        if record is not None:
+            self.copy_token(record.id, header=False)
+
+    def copy_current_header(self) -> None:
+        record = self.current_record()
+        if record is not None:
+            self.copy_token(record.id, header=True)
+
+    def copy_token(self, account_id: str, *, header: bool = False) -> None:
+        """Make sure the token stays valid long enough (refreshing if needed), then copy it as a secret."""
+        bridge = self._need_bridge()
+        record = self.model.record(account_id)
+        if bridge is None or record is None:
+            return
+        min_valid_s = self.settings.copy_min_valid_s
+        name = record.name
+
+        def copied(tokens: TokenSet) -> None:
+            text = tokens.authorization_header() if header else tokens.access_token.reveal()
+            clear_s = self.settings.clear_after_s
+            self.clipboard.copy(text, clear_after_s=clear_s)
+            what = "Authorization header" if header else "Access token"
+            self.show_message(f"{what} for {name} copied.", 4000)
+
+        def failed(exc: BaseException) -> None:
+            bridge.report(f"Copying the token of {name}", exc)
+            self.show_message(f"Not copied: {exc}" if str(exc) else f"Could not copy the token of {name}.", 15_000)
+
+        bridge.spawn(
+            bridge.service.token(account_id, min_valid_s=min_valid_s),
+            f"Copying the token of {name}",
+            on_done=copied,
+            on_error=failed,
+        )
+
+    def details_current(self) -> None:
+        record = self.current_record()
+        if record is None:
+            return
+        from .details import DetailsDialog
+
+        dialog = DetailsDialog(record, now=self._now, parent=self)
+        self._keep(dialog)
+        self.model.dataChanged.connect(dialog.refresh_from(self.model))
+        dialog.open()
+
+    def disconnect_current(self) -> None:
+        record = self.current_record()
+        bridge = self._need_bridge()
+        if record is None or bridge is None:
+            return
+        provider = record.provider.display_name
+        if not self.confirm(
+            self,
+            "Disconnect account?",
+            f"Disconnect {record.name}?\n\nTokendesk revokes its access at {provider} and deletes the tokens "
+            "from your keychain. You can connect the account again later.",
+            "Disconnect",
+        ):
+            return
+        self.show_message(f"Disconnecting {record.name}…", 3000)
+
+        def done(result: Any) -> None:
+            self.model.remove(record.id)
+            note = getattr(result, "note", None)
+            revoked = getattr(result, "revoked", False)
+            text = f"{record.name} disconnected" + (f" and its access revoked at {provider}." if revoked else ".")
+            self.show_message(text + (f" {note}" if note else ""), 15_000)
+
+        bridge.spawn(bridge.service.disconnect(record.id), f"Disconnecting {record.name}", on_done=done)
+
+    def open_preferences(self) -> None:
+        from .preferences import PreferencesDialog
+
+        dialog = PreferencesDialog(self.settings, parent=self)
+        self._keep(dialog)
+        dialog.open()

@@ -1,0 +1,101 @@
+"""The account list model: Qt's model tester, roles, row-level updates and per-row badge ticking."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PySide6.QtCore import Qt
+from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
+
+from desktop_app.core.accounts import AccountState
+from desktop_app.ui.model import AccountListModel, Role
+from tests.ui.conftest import NOW, make_record
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_model_passes_qt_model_tester(qtmodeltester: ModelTester) -> None:
+    model = AccountListModel(lambda: NOW)
+    model.set_records([make_record(1), make_record(2), make_record(3)])
+    # The tester stays connected after check(), verifying every insert, removal and change below.
+    qtmodeltester.check(model, force_py=True)
+    model.set_records([make_record(3), make_record(4, AccountState.NEEDS_SIGN_IN)])
+    model.upsert(replace(make_record(3), state=AccountState.REFRESHING))
+    model.upsert(make_record(0))
+    model.remove("acct4")
+    model.tick()
+    model.set_records([])
+    assert model.rowCount() == 0
+
+
+def test_roles() -> None:
+    model = AccountListModel(lambda: NOW)
+    record = make_record(7, AccountState.EXPIRING, expires_at=NOW + 235, last_error="slow provider")
+    model.set_records([record])
+    index = model.index(0)
+    assert index.data(Qt.ItemDataRole.DisplayRole) == "user7@example.test"
+    assert index.data(Role.IDENTITY) == "user7@example.test"
+    assert index.data(Role.PROVIDER_NAME) == "GitHub"
+    assert index.data(Role.PROVIDER_KEY) == "github"
+    assert index.data(Role.BADGE_TEXT) == "Expires in 4 min"
+    assert index.data(Role.BADGE_TONE) == "warn"
+    assert index.data(Role.BADGE_ICON) == "expiring"
+    assert index.data(Role.STATE) == "expiring"
+    assert index.data(Role.ACCOUNT_ID) == "acct7"
+    assert index.data(Role.RECORD) == record
+    assert "slow provider" in index.data(Qt.ItemDataRole.ToolTipRole)
+    assert index.data(Qt.ItemDataRole.AccessibleTextRole) == "user7@example.test, GitHub, Expires in 4 min"
+    assert b"badge_text" in [bytes(v.data()) for v in model.roleNames().values()]
+
+
+def test_set_records_keeps_rows_and_orders_by_creation(qtbot: QtBot) -> None:
+    model = AccountListModel(lambda: NOW)
+    model.set_records([make_record(2), make_record(1)])
+    assert [r.id for r in model.records()] == ["acct1", "acct2"]
+    resets: list[int] = []
+    model.modelReset.connect(lambda: resets.append(1))
+    with qtbot.waitSignal(model.dataChanged, timeout=1000) as changed:
+        model.set_records([make_record(1), make_record(2, AccountState.REFRESHING)])
+    assert changed.args[0].row() == 1
+    with qtbot.waitSignal(model.rowsRemoved, timeout=1000):
+        model.set_records([make_record(2, AccountState.REFRESHING)])
+    assert resets == [] and model.rowCount() == 1
+
+
+def test_tick_updates_only_rows_whose_badge_text_changed() -> None:
+    clock = Clock()
+    model = AccountListModel(clock)
+    model.set_records(
+        [
+            make_record(1, AccountState.EXPIRING, expires_at=NOW + 240),  # ticks minute by minute
+            make_record(2),  # Valid: nothing to tick
+            make_record(3, AccountState.RETRYING, offline=True, retry_at=NOW + 30),  # ticks by the second
+        ]
+    )
+    rows: list[int] = []
+    model.dataChanged.connect(lambda top, bottom, roles: rows.extend(range(top.row(), bottom.row() + 1)))
+    clock.now += 1
+    assert model.tick() == 1 and rows == [2]
+    assert model.index(2).data(Role.BADGE_TEXT) == "Offline · retrying in 29 s"
+    rows.clear()
+    clock.now += 60
+    model.tick()
+    assert sorted(rows) == [0, 2]
+    assert model.index(0).data(Role.BADGE_TEXT) == "Expires in 3 min"
+    rows.clear()
+    assert model.tick() == 0 and rows == []
+
+
+def test_worst_badge() -> None:
+    model = AccountListModel(lambda: NOW)
+    assert model.worst() is None
+    model.set_records([make_record(1), make_record(2, AccountState.NEEDS_SIGN_IN)])
+    worst = model.worst()
+    assert worst is not None and worst.text == "Needs sign-in"

@@ -1,0 +1,60 @@
+"""Single instance: a second start reaches the first over the per-user local socket; stale sockets are taken over."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from desktop_app.ui.single_instance import SingleInstance, instance_name
+
+
+def test_second_start_activates_the_first(qtbot: Any, tmp_path: Path) -> None:
+    name = str(tmp_path / "instance.sock")
+    first = SingleInstance(name)
+    assert not first.notify_running()
+    assert first.listen()
+    second = SingleInstance(name)
+    with qtbot.waitSignal(first.activated, timeout=3000):
+        assert second.notify_running()
+    first.close()
+    assert not SingleInstance(name).notify_running()
+
+
+def test_stale_socket_is_taken_over(tmp_path: Path) -> None:
+    name = str(tmp_path / "stale.sock")
+    Path(name).write_bytes(b"")  # left behind by a crash
+    instance = SingleInstance(name)
+    assert not instance.notify_running()
+    assert instance.listen()
+    instance.close()
+
+
+def test_name_is_per_user(monkeypatch: Any, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    assert instance_name() == str(tmp_path / "dev.tokendesk.Tokendesk.instance")
+
+
+def test_second_process_exits_and_raises_the_first(qtbot: Any, tmp_path: Path) -> None:
+    name = str(tmp_path / "app.sock")
+    first = SingleInstance(name)
+    assert first.listen()
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "TOKENDESK_INSTANCE_NAME": name,
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+    }
+    with qtbot.waitSignal(first.activated, timeout=15_000):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "from desktop_app.ui.app import main; raise SystemExit(main([]))"],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0 and "already running" in err
+    first.close()

@@ -1,0 +1,82 @@
+"""Tray: menu entries, worst-state icon, one notification per needs-sign-in transition, summaries, click-through."""
+
+from __future__ import annotations
+
+import asyncio
+
+from desktop_app.core.accounts import AccountState
+from desktop_app.core.events import AccountChanged, NeedsSignInRaised
+from desktop_app.ui.app import Controller
+from tests.ui.conftest import FakeService, make_record, until
+
+
+def _menu_texts(controller: Controller) -> list[str]:
+    return [a.text() for a in controller.tray.menu.actions() if not a.isSeparator()]
+
+
+def test_menu_has_open_copy_per_account_refresh_all_quit(app_ctl: tuple[Controller, FakeService]) -> None:
+    controller, fake = app_ctl
+    fake.bus.emit(AccountChanged(make_record(1)))
+    fake.bus.emit(AccountChanged(make_record(2)))
+    assert _menu_texts(controller) == [
+        "Open Tokendesk",
+        "Copy token: GitHub – user1@example.test",
+        "Copy token: GitHub – user2@example.test",
+        "Refresh all",
+        "Quit",
+    ]
+
+
+def test_one_notification_per_transition_and_click_opens_reconnect(
+    app_ctl: tuple[Controller, FakeService], qloop: asyncio.AbstractEventLoop
+) -> None:
+    controller, fake = app_ctl
+    notes: list[tuple[str, str]] = []
+    controller.tray.notified.connect(lambda title, body: notes.append((title, body)))
+    fake.bus.emit(AccountChanged(make_record(1)))
+    fake.bus.emit(AccountChanged(make_record(2)))
+    dead = make_record(2, AccountState.NEEDS_SIGN_IN, last_error="invalid_grant")
+
+    async def go() -> None:
+        # The core raises NeedsSignInRaised once per transition, among several AccountChanged events.
+        fake.bus.emit(AccountChanged(dead))
+        fake.bus.emit(NeedsSignInRaised(dead, "The grant was revoked at GitHub."))
+        fake.bus.emit(AccountChanged(dead))
+        fake.bus.emit(AccountChanged(dead))
+        await until(lambda: notes, what="the notification")
+        await until(lambda: not controller.tray._notify_timer_ms.isActive(), what="nothing pending")
+
+    qloop.run_until_complete(go())
+    assert notes == [
+        ("GitHub – user2@example.test needs sign-in", "The grant was revoked at GitHub.\nClick to reconnect.")
+    ]
+    assert "Needs sign-in" in controller.tray._icon.toolTip()
+    controller.window.hide()
+    controller.tray.simulate_message_click()
+    window = controller.window
+    assert window.isVisible()
+    assert window.current_record() is not None and window.current_record().id == "acct2"  # type: ignore[union-attr]
+    assert window.reconnect_action.isEnabled()
+    assert window.buttons[window.reconnect_action.text()].isDefault()
+
+
+def test_several_at_once_are_summarised(
+    app_ctl: tuple[Controller, FakeService], qloop: asyncio.AbstractEventLoop
+) -> None:
+    controller, fake = app_ctl
+    notes: list[tuple[str, str]] = []
+    controller.tray.notified.connect(lambda title, body: notes.append((title, body)))
+
+    async def go() -> None:
+        for n in range(1, 6):
+            record = make_record(n, AccountState.NEEDS_SIGN_IN)
+            fake.bus.emit(AccountChanged(record))
+            fake.bus.emit(NeedsSignInRaised(record, "revoked"))
+        await until(lambda: notes, what="the summary")
+        await until(lambda: not controller.tray._notify_timer_ms.isActive(), what="nothing pending")
+
+    qloop.run_until_complete(go())
+    assert len(notes) == 1
+    title, body = notes[0]
+    assert title == "5 accounts need sign-in"
+    assert "user1@example.test" in body and "and 2 more" in body
