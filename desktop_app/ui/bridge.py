@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
+from desktop_app.core.agent import AgentServer
+from desktop_app.core.agent import supported as agent_supported
 from desktop_app.core.errors import VaultError
 from desktop_app.core.events import AccountChanged, AccountRemoved, CoreEvent, NeedsSignInRaised
 
@@ -34,6 +36,7 @@ class Bridge(QObject):
         self.service = service
         self._tasks: set[asyncio.Task[Any]] = set()
         self._engine_task: asyncio.Task[None] | None = None
+        self._agent: AgentServer | None = None
         self._keychain_retry_s = keychain_retry_s
         self._unsubscribe = service.bus.subscribe(self._on_event)
 
@@ -112,7 +115,20 @@ class Bridge(QObject):
         if waiting:
             self.keychainWaiting.emit(False)
         self._engine_task = self.spawn(self.service.engine.run(), "Background refresh")
+        await self._serve_agent()
         self.engineStarted.emit()
+
+    async def _serve_agent(self) -> None:
+        """Scripts' `tokendesk token` asks this app, the one owner of the refresh tokens, while it runs."""
+        if not agent_supported():
+            return
+        server = self.service.agent_server()
+        try:
+            await server.start()
+        except OSError as exc:  # the CLI still works without it, under the same file locks
+            log.warning("cannot serve tokendesk token requests: %s", exc)
+            return
+        self._agent = server
 
     @property
     def engine_task(self) -> asyncio.Task[None] | None:
@@ -127,6 +143,9 @@ class Bridge(QObject):
 
     async def aclose(self) -> None:
         self._unsubscribe()
+        if self._agent is not None:
+            await self._agent.close()
+            self._agent = None
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
