@@ -78,11 +78,11 @@ def test_connect_then_revoke_through_the_gui(
         assert window.stack.currentWidget() is window.list_page
         await asyncio.gather(*consents)
 
-        # The grant dies at the provider; the next refresh finds out.
+        # The grant dies at the provider; the background refresh ahead of expiry finds out by itself.
         assert oidc_provider.revoke_all() >= 1
-        clock.advance(1)
-        window.select_account(index.data(Role.ACCOUNT_ID))
-        window.refresh_action.trigger()
+        oidc_provider.reset()
+        clock.advance(240)  # past 75% of the 300 s access token
+        service.engine.wake()
         await until(lambda: controller.model.index(0).data(Role.BADGE_TEXT) == "Needs sign-in", 30, "Needs sign-in")
         await settle(bridge)
         await until(lambda: notes, 10, "the notification")
@@ -92,6 +92,13 @@ def test_connect_then_revoke_through_the_gui(
                 await service.refresh(index.data(Role.ACCOUNT_ID))
         await until(lambda: not controller.tray._notify_timer_ms.isActive(), 10, "nothing pending")
         assert len(notes) == 1
+        # The engine stopped on invalid_grant: one refresh request, then nothing however long we wait.
+        replanned = clock.next_sleep()
+        clock.advance(3600)
+        service.engine.wake()
+        await replanned  # the engine looked at every account again and went back to sleep
+        await asyncio.gather(*service.engine._background)
+        assert oidc_provider.stats()["token_requests"] == 1
         title, body = notes[0]
         assert title == "Rig alice needs sign-in" and "Click to reconnect" in body
         assert not window.copy_action.isEnabled() and window.reconnect_action.isEnabled()
