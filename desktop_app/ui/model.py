@@ -93,6 +93,14 @@ class AccountListModel(QAbstractListModel):
     def set_records(self, records: Iterable[AccountRecord]) -> None:
         """Bring the model to `records` with row-level inserts, removals and changes (views keep selection)."""
         wanted = list(records)
+        if not self._records:
+            # First load (start-up): one reset instead of a signal per row.
+            now = self._now()
+            self.beginResetModel()
+            self._records = sorted(wanted, key=lambda r: r.created_at)
+            self._badges = [badge_for(r, now) for r in self._records]
+            self.endResetModel()
+            return
         wanted_ids = {r.id for r in wanted}
         for row in reversed(range(len(self._records))):
             if self._records[row].id not in wanted_ids:

@@ -60,6 +60,7 @@ class Tray(QObject):
         self._notify_timer_ms.setSingleShot(True)
         self._notify_timer_ms.setInterval(NOTIFY_COALESCE_MS)
         self._notify_timer_ms.timeout.connect(self._flush)
+        self._entries: list[tuple[str, str]] | None = None
         self.rebuild([], None)
 
     def show(self) -> None:
@@ -74,6 +75,12 @@ class Tray(QObject):
         return self._menu
 
     def rebuild(self, records: list[AccountRecord], worst: Badge | None) -> None:
+        self._icon.setIcon(_tray_icon(worst))
+        self._icon.setToolTip("Tokendesk" + (f" — {worst.text}" if worst and worst.rank > 0 else ""))
+        entries = [(r.id, r.name) for r in records]
+        if entries == self._entries:
+            return  # only badges changed: the menu itself is the same
+        self._entries = entries
         self._menu.clear()
         self._action("Open Tokendesk", lambda: self.openRequested.emit(""))
         self._menu.addSeparator()
@@ -85,8 +92,6 @@ class Tray(QObject):
         refresh.setEnabled(bool(records))
         self._menu.addSeparator()
         self._action("Quit", self.quitRequested.emit)
-        self._icon.setIcon(_tray_icon(worst))
-        self._icon.setToolTip("Tokendesk" + (f" — {worst.text}" if worst and worst.rank > 0 else ""))
 
     def _action(self, text: str, slot: object) -> QAction:
         action = QAction(text, self._menu)

@@ -160,6 +160,10 @@ class MainWindow(QMainWindow):
         self._build_ui()
         self._restore_geometry()
 
+        self._tray_timer_ms = QTimer(self)
+        self._tray_timer_ms.setSingleShot(True)
+        self._tray_timer_ms.setInterval(0)
+        self._tray_timer_ms.timeout.connect(self._rebuild_tray)
         self._tick_timer_ms = QTimer(self)
         self._tick_timer_ms.setInterval(TICK_INTERVAL_MS)
         self._tick_timer_ms.timeout.connect(self._tick)
@@ -168,6 +172,7 @@ class MainWindow(QMainWindow):
 
         model.rowsInserted.connect(self._rows_changed)
         model.rowsRemoved.connect(self._rows_changed)
+        model.modelReset.connect(self._rows_changed)
         model.dataChanged.connect(self._data_changed)
         model.modelReset.connect(self._rows_changed)
         clipboard.countdown.connect(self._clipboard_countdown)
@@ -322,6 +327,10 @@ class MainWindow(QMainWindow):
         self._update_tray()
 
     def _update_tray(self) -> None:
+        # Coalesced: a tick or a reload changes many rows in one turn of the loop; the tray follows once.
+        self._tray_timer_ms.start()
+
+    def _rebuild_tray(self) -> None:
         self.tray.rebuild(self.model.records(), self.model.worst())
 
     def current_record(self) -> AccountRecord | None:

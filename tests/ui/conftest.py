@@ -110,6 +110,17 @@ class FakeService:
         self.probe_errors: list[TokendeskError] = []
         self.closed = False
 
+    def agent_server(self) -> Any:
+        import tempfile
+
+        from desktop_app.core.agent import AgentServer, AgentToken
+
+        async def source(name: str, min_valid_s: float) -> AgentToken:
+            tokens = await self.token(name, min_valid_s=min_valid_s)
+            return AgentToken(tokens.access_token.reveal(), tokens.token_type, tokens.expires_at)
+
+        return AgentServer(Path(tempfile.mkdtemp(prefix="tokendesk-agent-")) / "agent.sock", source)
+
     async def probe_keychain(self) -> None:
         if self.probe_errors:
             raise self.probe_errors.pop(0)

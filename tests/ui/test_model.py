@@ -99,3 +99,23 @@ def test_worst_badge() -> None:
     model.set_records([make_record(1), make_record(2, AccountState.NEEDS_SIGN_IN)])
     worst = model.worst()
     assert worst is not None and worst.text == "Needs sign-in"
+
+
+def test_reading_an_unset_role_keeps_none_alive(qapp: object) -> None:
+    """PySide6 6.12.0 lost a reference to None per empty QModelIndex.data(); Python 3.11 then aborts."""
+    import sys
+
+    from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex
+
+    class Empty(QAbstractListModel):
+        def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+            return 1
+
+        def data(self, index: QModelIndex | QPersistentModelIndex, role: int = 0) -> object:
+            return None
+
+    model = Empty()
+    before = sys.getrefcount(None)
+    for _ in range(1000):
+        model.index(0).data(12345)
+    assert sys.getrefcount(None) - before > -10

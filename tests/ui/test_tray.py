@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from desktop_app.core.accounts import AccountState
 from desktop_app.core.events import AccountChanged, NeedsSignInRaised
@@ -14,10 +15,12 @@ def _menu_texts(controller: Controller) -> list[str]:
     return [a.text() for a in controller.tray.menu.actions() if not a.isSeparator()]
 
 
-def test_menu_has_open_copy_per_account_refresh_all_quit(app_ctl: tuple[Controller, FakeService]) -> None:
+def test_menu_has_open_copy_per_account_refresh_all_quit(app_ctl: tuple[Controller, FakeService], qtbot: Any) -> None:
     controller, fake = app_ctl
     fake.bus.emit(AccountChanged(make_record(1)))
     fake.bus.emit(AccountChanged(make_record(2)))
+    # The tray follows the list once per turn of the event loop, however many rows changed.
+    qtbot.waitUntil(lambda: len(_menu_texts(controller)) == 5, timeout=5000)
     assert _menu_texts(controller) == [
         "Open Tokendesk",
         "Copy token: GitHub – user1@example.test",
