@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .tokens import TokenSet
+
 
 class TokendeskError(Exception):
     """Base class. The message is shown to users as is, so it never contains a secret."""
@@ -84,6 +89,10 @@ class ClientConfigError(ProviderError):
 
 class MalformedResponse(ProviderError):
     """The answer is not a token response: HTML, garbage, no access_token, an unknown token type."""
+
+    # A refresh answer we could not accept may still have rotated the refresh token at the provider: the
+    # engine saves this (old access token, new refresh token) so the grant is not lost with the answer.
+    rescued_tokens: TokenSet | None = None
 
 
 class TransientError(ProviderError):

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 
 from .errors import MalformedResponse, TransientError
-from .providers import ClientAuth, ProviderSpec
+from .providers import ClientAuth, ProviderSpec, Quirk
 from .secrets import Secret
 from .tokens import TokenSet, parse_token_response, raise_for_error
 
@@ -93,8 +94,25 @@ async def refresh_grant(
     if tokens.refresh_token is None:
         raise MalformedResponse("This account has no refresh token; reconnect to get a new access token.")
     data = {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token.reveal()}
+    if Quirk.REFRESH_SENDS_SCOPE in spec.quirks and tokens.scopes:
+        data["scope"] = " ".join(tokens.scopes)
     response = await _post(http, spec.token_endpoint, spec, client, data)
-    return parse_token_response(response, spec, now=now, requested_scopes=tokens.scopes).with_previous(tokens)
+    try:
+        return parse_token_response(response, spec, now=now, requested_scopes=tokens.scopes).with_previous(tokens)
+    except MalformedResponse as exc:
+        rotated = _refresh_token_in(response)
+        if rotated is not None and rotated != tokens.refresh_token.reveal():
+            exc.rescued_tokens = replace(tokens, refresh_token=Secret(rotated))
+        raise
+
+
+def _refresh_token_in(response: httpx.Response) -> str | None:
+    try:
+        body = json.loads(response.text)
+    except ValueError:
+        return None
+    value = body.get("refresh_token") if isinstance(body, dict) else None
+    return value if isinstance(value, str) and value else None
 
 
 async def revoke(

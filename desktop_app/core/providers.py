@@ -41,6 +41,7 @@ class Quirk(StrEnum):
     ISSUER_PER_TENANT = "issuer-per-tenant"  # Microsoft: id token iss names the tenant (tid), not "common"
     ISSUER_WITHOUT_SCHEME = "issuer-without-scheme"  # Google: iss may be "accounts.google.com"
     NO_REFRESH_ROTATION = "no-refresh-rotation"  # the refresh token never changes (Google, Dropbox)
+    REFRESH_SENDS_SCOPE = "refresh-sends-scope"  # Microsoft: the refresh grant must repeat the scopes
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,7 @@ PRESETS: dict[str, Preset] = {
                 # Entra ID desktop registrations use "http://localhost" redirects (any port is accepted).
                 "redirect_host": "localhost",
                 # Entra rotates refresh tokens without revoking the previous one; there is no RFC 7009 endpoint.
-                "quirks": ["issuer-per-tenant"],
+                "quirks": ["issuer-per-tenant", "refresh-sends-scope"],
                 "advice": _MS_ADVICE,
             },
             params={"tenant": "common"},

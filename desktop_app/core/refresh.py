@@ -18,7 +18,9 @@ from .clock import Clock
 from .errors import (
     ClientConfigError,
     InvalidGrant,
+    MalformedResponse,
     NeedsSignIn,
+    ProviderError,
     StoreError,
     TokendeskError,
     TransientError,
@@ -92,12 +94,23 @@ class RefreshEngine:
         if record.state is AccountState.NEEDS_SIGN_IN:
             # The grant is known dead; a leftover access token would only fail later, less clearly.
             raise NeedsSignIn(_sign_in_message(record))
-        entry = self._cache.get(account_id) or await self._load(account_id)
-        if entry.tokens is not None and entry.tokens.valid_for(asked_at) >= min_valid_s:
+        entry = self._cache.get(account_id)
+        if entry is None or entry.tokens is None or entry.tokens.issued_at != record.issued_at:
+            # Another process refreshed or reconnected since we cached: the keychain has the current tokens.
+            entry = await self._load(account_id)
+        assert entry.tokens is not None
+        wanted_s = _attainable(min_valid_s, entry.tokens)
+        if entry.tokens.valid_for(asked_at) >= wanted_s:
             return entry.tokens
-        return await self._single_flight(
-            account_id, lambda t, now: t.valid_for(now) < min_valid_s and t.issued_at < asked_at
+        tokens = await self._single_flight(
+            account_id, lambda t, now: t.valid_for(now) < _attainable(min_valid_s, t) and t.issued_at < asked_at
         )
+        if tokens.refresh_token is None and tokens.valid_for(self._clock.now()) < wanted_s:
+            raise NeedsSignIn(
+                f"The access token is valid for less than {min_valid_s:g} s and there is no refresh token to renew "
+                "it; reconnect the account."
+            )
+        return tokens
 
     async def refresh_now(self, account_id: str) -> TokenSet:
         asked_at = self._clock.now()
@@ -181,7 +194,10 @@ class RefreshEngine:
 
     def _refresh_point(self, account_id: str, issued_at: float, expires_at: float) -> float:
         lifetime = max(0.0, expires_at - issued_at)
-        point = min(issued_at + self._policy.fraction * lifetime, expires_at - self._policy.min_margin_s)
+        # The margin shrinks with short lifetimes: with a flat 60 s, a 60 s token would be due at birth and
+        # refreshed in a tight loop.
+        margin = min(self._policy.min_margin_s, (1.0 - self._policy.fraction) * lifetime)
+        point = min(issued_at + self._policy.fraction * lifetime, expires_at - margin)
         key = (account_id, issued_at)
         if key not in self._jitter:
             self._jitter[key] = self._rng.uniform(0.0, min(self._policy.max_jitter_s, 0.05 * lifetime))
@@ -272,6 +288,20 @@ class RefreshEngine:
                 raise
             except ClientConfigError as exc:
                 await self._config_rejected(account_id, str(exc))
+                raise
+            except MalformedResponse as exc:
+                if exc.rescued_tokens is not None:
+                    # Keep the rotated refresh token even though the rest of the answer was unusable.
+                    await self._vault.save(account_id, replace(entry, tokens=exc.rescued_tokens))
+                    self._cache[account_id] = replace(entry, tokens=exc.rescued_tokens)
+                await self._retry_later(account_id, exc, Event.FAILED, "error")
+                raise
+            except ProviderError as exc:
+                if exc.status is not None and 400 <= exc.status < 500:
+                    # An error the RFCs do not name, on a 4xx: retrying will not change the answer.
+                    await self._config_rejected(account_id, str(exc))
+                else:
+                    await self._retry_later(account_id, exc, Event.FAILED, "error")
                 raise
             except TokendeskError as exc:
                 await self._retry_later(account_id, exc, Event.FAILED, "error")
@@ -389,6 +419,13 @@ class RefreshEngine:
         if retry_after is not None:
             delay = max(delay, min(retry_after, self._policy.max_retry_after_s))
         return delay
+
+
+def _attainable(min_valid_s: float, tokens: TokenSet) -> float:
+    """What a refresh can promise: never more than half a token's lifetime (a 30 s token cannot stay valid
+    for 60 s, and asking for it must not refresh on every call)."""
+    lifetime = tokens.lifetime_s
+    return min_valid_s if lifetime is None else min(min_valid_s, 0.5 * lifetime)
 
 
 def _sign_in_message(record: AccountRecord) -> str:

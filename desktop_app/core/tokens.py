@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -46,10 +47,14 @@ class TokenSet:
         return f"Bearer {self.access_token.reveal()}"
 
     def with_previous(self, previous: TokenSet) -> TokenSet:
-        """Keep the old refresh token (and its expiry) when the refresh response carried none (RFC 6749 §6)."""
-        if self.refresh_token is not None:
-            return self
-        return replace(self, refresh_token=previous.refresh_token, refresh_expires_at=previous.refresh_expires_at)
+        """Fill what a refresh answer may leave out: the refresh token and its expiry (RFC 6749 §6), and the
+        lifetime (expires_in is only RECOMMENDED): a refreshable token must never look eternal."""
+        new = self
+        if new.refresh_token is None:
+            new = replace(new, refresh_token=previous.refresh_token, refresh_expires_at=previous.refresh_expires_at)
+        if new.expires_at is None and previous.lifetime_s is not None:
+            new = replace(new, expires_at=new.issued_at + previous.lifetime_s)
+        return new
 
     def to_json(self) -> dict[str, Any]:
         def reveal(s: Secret | None) -> str | None:
@@ -93,6 +98,7 @@ def _opt_float(value: object) -> float | None:
 
 # --- parsing ------------------------------------------------------------------------------------
 
+_MAX_LIFETIME_S = 10 * 365 * 86400.0  # a bigger expires_in is a server bug; treat it as "very long"
 _TRANSIENT_ERRORS = {"temporarily_unavailable", "server_error", "slow_down"}
 _CONFIG_ERRORS = {
     "invalid_client",
@@ -100,6 +106,15 @@ _CONFIG_ERRORS = {
     "unsupported_grant_type",
     "invalid_scope",
     "invalid_request",
+}
+# The user must act: the grant is dead, or the provider wants an interactive sign-in (OIDC Core §3.1.2.6;
+# Entra answers refreshes with interaction_required when MFA or conditional access kicks in).
+_SIGN_IN_ERRORS = {
+    "invalid_grant",
+    "interaction_required",
+    "login_required",
+    "consent_required",
+    "account_selection_required",
 }
 
 
@@ -147,6 +162,13 @@ def raise_for_error(response: httpx.Response, spec: ProviderSpec, now: float) ->
         what = "is rate limiting requests" if status == 429 else "is having trouble"
         raise TransientError(f"{spec.display_name} {what} (HTTP {status}).", retry_after_s=retry, status=status)
     body = _body(response)
+    if body is None and status == 401:
+        # RFC 6749 §5.2: client authentication failed, even when the server sends no JSON about it.
+        raise ClientConfigError(
+            f"{spec.display_name} did not accept the client credentials (HTTP 401); check the client ID and secret.",
+            error="invalid_client",
+            status=status,
+        )
     if body is None:
         kind = "an HTML page" if _looks_html(response) else "something that is not JSON"
         raise MalformedResponse(
@@ -163,12 +185,14 @@ def raise_for_error(response: httpx.Response, spec: ProviderSpec, now: float) ->
 
 
 def _oauth_error(code: str, description: object, status: int, spec: ProviderSpec) -> ProviderError:
+    from .logsetup import redact  # some servers echo the token they reject in the description
+
     code = spec.error_aliases.get(code, code)
-    desc = str(description) if isinstance(description, str) and description else None
+    desc = redact(description) if isinstance(description, str) and description else None
     detail = f": {desc}" if desc else ""
-    if code == "invalid_grant":
+    if code in _SIGN_IN_ERRORS:
         return InvalidGrant(
-            f"{spec.display_name} no longer accepts this sign-in (invalid_grant{detail}).",
+            f"{spec.display_name} no longer accepts this sign-in ({code}{detail}).",
             advice=spec.advice_for(desc),
             error=code,
             description=desc,
@@ -250,6 +274,6 @@ def _deadline(value: object, now: float, name: str, spec: ProviderSpec) -> float
         seconds = float(value)
     except ValueError:
         raise MalformedResponse(f"{spec.display_name}'s token response has an invalid {name}.") from None
-    if seconds < 0 or seconds != seconds:
+    if not math.isfinite(seconds) or seconds < 0:
         raise MalformedResponse(f"{spec.display_name}'s token response has an invalid {name}.")
-    return now + seconds
+    return now + min(seconds, _MAX_LIFETIME_S)

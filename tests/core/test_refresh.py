@@ -13,6 +13,7 @@ from desktop_app.core.errors import (
     InvalidGrant,
     MalformedResponse,
     NeedsSignIn,
+    ProviderError,
     TransientError,
 )
 from desktop_app.core.events import AccountChanged, NeedsSignInRaised
@@ -32,6 +33,7 @@ async def test_valid_token_needs_no_request(harness: Harness) -> None:
 async def test_single_flight_in_one_process(harness: Harness) -> None:
     harness.endpoint.gate = asyncio.Event()
     harness.endpoint.replies = [ok("at-second-0002", "rt-second-0002")]
+    harness.clock.advance(200)  # 100 s left of 300: less than the 3600 s asked, and less than half its life
     waiters = [asyncio.ensure_future(harness.engine.get_token(harness.record.id, min_valid_s=3600)) for _ in range(10)]
     await asyncio.wait_for(harness.endpoint.arrived.wait(), 10)
     harness.endpoint.gate.set()
@@ -279,3 +281,72 @@ def test_backoff_grows_is_capped_and_honours_retry_after(harness: Harness) -> No
     assert len(set(later)) > 1  # jittered
     assert min(engine.backoff_s(0, retry_after=300) for _ in range(20)) >= 300
     assert max(engine.backoff_s(20, offline=True) for _ in range(50)) <= 60
+
+
+async def test_asking_for_more_than_a_lifetime_does_not_refresh_every_time(harness: Harness) -> None:
+    # 300 s tokens cannot stay valid for an hour; half their life is the most a refresh can promise.
+    harness.endpoint.replies = [ok("at-second-0002", "rt-second-0002")]
+    first = await harness.engine.get_token(harness.record.id, min_valid_s=3600)
+    assert first.access_token == Secret("at-initial-0001") and harness.endpoint.requests == []
+    harness.clock.advance(160)
+    second = await harness.engine.get_token(harness.record.id, min_valid_s=3600)
+    assert second.access_token == Secret("at-second-0002") and len(harness.endpoint.requests) == 1
+    again = await harness.engine.get_token(harness.record.id, min_valid_s=3600)
+    assert again == second and len(harness.endpoint.requests) == 1
+
+
+async def test_short_lived_tokens_are_not_refreshed_in_a_loop(harness: Harness) -> None:
+    engine = harness.engine
+    for lifetime in (10.0, 30.0, 60.0, 90.0, 300.0, 3600.0):
+        point = engine._refresh_point("x", 1000.0, 1000.0 + lifetime)
+        assert 1000.0 + 0.5 * lifetime <= point <= 1000.0 + lifetime - min(60.0, 0.25 * lifetime) + 1e-9
+
+
+async def test_refresh_answer_without_expires_in_keeps_the_lifetime(harness: Harness) -> None:
+    harness.endpoint.replies = [httpx.Response(200, json={"access_token": "at-second-0002", "token_type": "Bearer"})]
+    tokens = await harness.engine.refresh_now(harness.record.id)
+    assert tokens.lifetime_s == 300
+    assert harness.store.get(harness.record.id).expires_at == tokens.expires_at
+
+
+async def test_rotated_refresh_token_in_an_unusable_answer_is_kept(harness: Harness) -> None:
+    harness.endpoint.replies = [
+        httpx.Response(
+            200, json={"access_token": "at-second-0002", "token_type": "N_A", "refresh_token": "rt-new-0002"}
+        ),
+        ok("at-third-0003", "rt-third-0003"),
+    ]
+    with pytest.raises(MalformedResponse):
+        await harness.engine.refresh_now(harness.record.id)
+    stored = await harness.stored()
+    assert stored.refresh_token == Secret("rt-new-0002") and stored.access_token == Secret("at-initial-0001")
+    harness.clock.advance(10)
+    await harness.engine.refresh_now(harness.record.id)
+    assert harness.endpoint.refresh_tokens_sent == ["rt-initial-0001", "rt-new-0002"]
+
+
+@pytest.mark.parametrize("error", ["interaction_required", "login_required", "consent_required"])
+async def test_interactive_errors_need_sign_in(harness: Harness, error: str) -> None:
+    harness.endpoint.replies = [fail(400, error)]
+    with pytest.raises(NeedsSignIn):
+        await harness.engine.refresh_now(harness.record.id)
+    assert harness.state() == "needs_sign_in"
+
+
+async def test_unknown_client_errors_are_not_retried_forever(harness: Harness) -> None:
+    harness.endpoint.replies = [fail(400, "something_new")]
+    with pytest.raises(ProviderError):
+        await harness.engine.refresh_now(harness.record.id)
+    assert harness.state() == "config_error"
+    assert harness.engine.due_at(harness.store.get(harness.record.id)) is None
+
+
+async def test_a_refresh_elsewhere_replaces_the_cached_token(harness: Harness) -> None:
+    from dataclasses import replace
+
+    await harness.engine.get_token(harness.record.id)  # cached now
+    stored = await harness.stored()
+    newer = replace(stored, access_token=Secret("at-elsewhere-0005"), issued_at=harness.clock.now())
+    await harness.vault.save(harness.record.id, VaultEntry(tokens=newer))
+    harness.store.update(harness.record.id, lambda r: replace(r, issued_at=newer.issued_at))
+    assert (await harness.engine.get_token(harness.record.id)).access_token == Secret("at-elsewhere-0005")

@@ -61,7 +61,7 @@ async def test_cli_token_comes_from_the_running_app(rig: Rig) -> None:
         assert out == f"Authorization: Bearer {tokens.access_token.reveal()}\n"
         # The app applies --min-valid: a refresh happens in the app, once.
         rig.provider.reset()
-        rig.clock.advance(1)
+        rig.clock.advance(200)  # 100 s left: less than asked, and less than half the token's life
         code, out, err = await cli(rig, "token", "Agent", "--min-valid", "3600")
         assert code == 0, err
         assert rig.provider.stats()["token"]["refresh_token"] == 1
