@@ -18,7 +18,7 @@ from .core.accounts import AccountRecord, effective_state
 from .core.errors import TokendeskError, UsageError
 from .core.logsetup import configure_logging
 from .core.paths import AppPaths
-from .core.providers import PRESETS
+from .core.providers import PRESETS, ClientAuth
 
 log = logging.getLogger("tokendesk.cli")
 
@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--redirect-host",
         choices=["127.0.0.1", "localhost"],
         help="loopback host the client registration expects (default: the provider's)",
+    )
+    c.add_argument(
+        "--client-auth",
+        choices=[m.value for m in ClientAuth],
+        help="how to authenticate at the token endpoint (default: from discovery or the preset)",
     )
     for param in ("tenant", "domain", "realm", "server"):
         c.add_argument(f"--{param}", help=f"preset parameter: {param}")
@@ -143,6 +148,8 @@ def _connect_request(args: argparse.Namespace) -> Any:
         revocation_endpoint=args.revocation_endpoint,
         scopes=scopes,
         name=args.name,
+        redirect_host=args.redirect_host,
+        client_auth=ClientAuth(args.client_auth) if args.client_auth else None,
     )
 
 

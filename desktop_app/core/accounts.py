@@ -126,8 +126,9 @@ class AccountRecord:
     name: str
     provider: ProviderSpec
     client_id: str
-    scopes: tuple[str, ...]
+    scopes: tuple[str, ...]  # granted (RFC 6749 §3.3: may differ from what was asked)
     identity: Identity = Identity()
+    requested_scopes: tuple[str, ...] = ()  # asked for; reconnect asks for these again
     state: AccountState = AccountState.VALID
     created_at: float = 0.0
     expires_at: float | None = None
@@ -166,6 +167,7 @@ class AccountRecord:
         kwargs = {k: v for k, v in data.items() if k in known}
         kwargs["provider"] = ProviderSpec.from_json(data["provider"])
         kwargs["scopes"] = tuple(data.get("scopes", ()))
+        kwargs["requested_scopes"] = tuple(data.get("requested_scopes", ()))
         kwargs["identity"] = Identity(**data.get("identity", {}))
         kwargs["state"] = AccountState(data.get("state", "valid"))
         kwargs["history"] = tuple(Attempt(**a) for a in data.get("history", ()))

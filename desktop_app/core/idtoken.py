@@ -27,7 +27,7 @@ _ASYMMETRIC = (
     "EdDSA",
     "Ed25519",
 )
-_MS_ISSUER = re.compile(r"^https://login\.microsoftonline\.com/([0-9a-f-]{36})/v2\.0$")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 class JwksCache:
@@ -57,10 +57,11 @@ def _expected_issuers(spec: ProviderSpec, claims: dict[str, Any]) -> set[str]:
     if Quirk.ISSUER_WITHOUT_SCHEME in spec.quirks:
         issuers.add(spec.issuer.removeprefix("https://"))
     if Quirk.ISSUER_PER_TENANT in spec.quirks:
-        # Multi-tenant endpoints (common/organizations/consumers) sign with the user's tenant as issuer.
+        # Entra signs with the user's tenant id (tid) as issuer, whether we addressed it as common,
+        # organizations, consumers, a domain name, or its GUID (in any case).
         tid = claims.get("tid")
-        tenant = spec.issuer.split("/")[3]
-        if isinstance(tid, str) and (tenant in ("common", "organizations", "consumers") or tenant == tid):
+        tenant = spec.issuer.split("/")[3].lower()
+        if isinstance(tid, str) and _GUID.match(tid) and (not _GUID.match(tenant) or tenant == tid.lower()):
             issuers.add(f"https://login.microsoftonline.com/{tid}/v2.0")
     return issuers
 
@@ -95,7 +96,7 @@ async def validate_id_token(
     audiences = aud if isinstance(aud, list) else [aud]
     if client_id not in audiences:
         raise IdTokenError("The ID token was issued for another application (aud).")
-    if len(audiences) > 1 and claims.get("azp") not in (None, client_id):
+    if claims.get("azp") not in (None, client_id) or (len(audiences) > 1 and "azp" not in claims):
         raise IdTokenError("The ID token's authorized party (azp) is another application.")
     exp = claims.get("exp")
     if not isinstance(exp, int | float) or exp + leeway_s < now:

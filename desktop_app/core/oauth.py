@@ -175,7 +175,7 @@ def authorization_url(
         params["scope"] = " ".join(scopes)
     if nonce is not None:
         params["nonce"] = nonce
-    if "offline_access" in scopes:
+    if "offline_access" in scopes and spec.consent_for_offline:
         # OIDC Core §11: offline_access is ignored unless the request asks for consent.
         params["prompt"] = "consent"
     params.update(dict(spec.extra_auth_params))

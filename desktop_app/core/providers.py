@@ -61,6 +61,10 @@ class ProviderSpec:
     requires_secret: bool = False
     redirect_host: str = "127.0.0.1"
     iss_parameter_supported: bool = False
+    # OIDC Core §11: offline_access needs prompt=consent "unless other conditions ... are in place". Entra,
+    # Okta, Auth0 and Keycloak issue refresh tokens without it, and forcing consent blocks Entra users
+    # whose admin consented for them (AADSTS90094), so their presets turn it off.
+    consent_for_offline: bool = True
     id_token_algs: tuple[str, ...] = ()
     identity_claims: tuple[str, ...] = ("email", "preferred_username", "name", "login", "sub")
     quirks: frozenset[Quirk] = frozenset()
@@ -183,7 +187,8 @@ def _clean_param(name: str, value: str) -> str:
         parts = urlsplit(value if "://" in value else f"https://{value}")
         if parts.scheme != "https" or not parts.hostname:
             raise UsageError(f"{value!r} is not a domain name or https:// URL.")
-        return (parts.netloc + parts.path).rstrip("/")
+        host = parts.hostname + (f":{parts.port}" if parts.port else "")  # hostname is lower-cased
+        return (host + parts.path).rstrip("/")
     if not value or any(c in value for c in "/?#@ "):
         raise UsageError(f"{value!r} is not a valid {name}.")
     return value
@@ -219,7 +224,6 @@ PRESETS: dict[str, Preset] = {
                 # Desktop-app clients still get (non-confidential) secrets, which Google requires.
                 "client_auth": "client_secret_post",
                 "requires_secret": True,
-                "iss_parameter_supported": True,
                 "quirks": ["issuer-without-scheme", "no-refresh-rotation"],
                 "advice": _GOOGLE_ADVICE,
             },
@@ -235,6 +239,7 @@ PRESETS: dict[str, Preset] = {
                 "jwks_uri": "https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys",
                 "default_scopes": _OIDC_SCOPES,
                 "offline_access": "scope",
+                "consent_for_offline": False,
                 # Entra ID desktop registrations use "http://localhost" redirects (any port is accepted).
                 "redirect_host": "localhost",
                 # Entra rotates refresh tokens without revoking the previous one; there is no RFC 7009 endpoint.
@@ -312,6 +317,7 @@ PRESETS: dict[str, Preset] = {
                 "userinfo_endpoint": "https://{domain}/userinfo",
                 "jwks_uri": "https://{domain}/.well-known/jwks.json",
                 "default_scopes": _OIDC_SCOPES,
+                "consent_for_offline": False,
             },
             params={"domain": None},
             help="your Auth0 tenant domain, e.g. example.eu.auth0.com",
@@ -327,7 +333,7 @@ PRESETS: dict[str, Preset] = {
                 "userinfo_endpoint": "https://{domain}/oauth2/{server}/v1/userinfo",
                 "jwks_uri": "https://{domain}/oauth2/{server}/v1/keys",
                 "default_scopes": _OIDC_SCOPES,
-                "iss_parameter_supported": True,
+                "consent_for_offline": False,
             },
             params={"domain": None, "server": "default"},
             help="your Okta domain, e.g. example.okta.com",
@@ -343,7 +349,7 @@ PRESETS: dict[str, Preset] = {
                 "userinfo_endpoint": "https://{domain}/realms/{realm}/protocol/openid-connect/userinfo",
                 "jwks_uri": "https://{domain}/realms/{realm}/protocol/openid-connect/certs",
                 "default_scopes": _OIDC_SCOPES,
-                "iss_parameter_supported": True,
+                "consent_for_offline": False,
             },
             params={"domain": None, "realm": None},
             help="your Keycloak host (and path prefix, if any) and realm",

@@ -43,6 +43,7 @@ class ConnectRequest:
     scopes: tuple[str, ...] = ()
     name: str | None = None
     redirect_host: str | None = None  # override: some registrations only accept http://localhost
+    client_auth: ClientAuth | None = None  # override: servers that enforce the registered method
 
     def __repr__(self) -> str:
         return f"ConnectRequest(client_id={self.client_id!r}, preset={self.preset!r}, issuer={self.issuer!r})"
@@ -111,6 +112,10 @@ class Service:
         spec = await self._resolve_provider(request)
         if request.redirect_host:
             spec = replace(spec, redirect_host=request.redirect_host)
+        if request.client_auth is not None:
+            if request.client_secret is None and request.client_auth is not ClientAuth.NONE:
+                raise UsageError(f"{request.client_auth.value} needs a client secret (--client-secret-stdin).")
+            spec = replace(spec, client_auth=request.client_auth)
         return spec
 
     async def _resolve_provider(self, request: ConnectRequest) -> ProviderSpec:
@@ -176,6 +181,7 @@ class Service:
             provider=spec,
             client_id=client.client_id,
             scopes=result.tokens.scopes or scopes,
+            requested_scopes=scopes,
             identity=identity,
             created_at=now,
         )
@@ -199,7 +205,7 @@ class Service:
         result = await sign_in(
             record.provider,
             client,
-            scopes=record.scopes,
+            scopes=request_scopes(record.provider, record.requested_scopes or record.scopes),
             http=self._http,
             opener=self._opener,
             clock=self.clock,
@@ -207,7 +213,7 @@ class Service:
             on_url=on_url,
         )
         identity = Identity.from_claims(result.claims)
-        if record.identity.subject and identity.subject and identity.subject != record.identity.subject:
+        if record.identity.subject and identity.subject != record.identity.subject:
             raise UsageError(
                 f"You signed in as {identity.label()}, but {record.name!r} belongs to {record.identity.label()}; "
                 "nothing was changed. Connect it as a new account instead."

@@ -68,7 +68,8 @@ class TokenSet:
             "refresh_token": reveal(self.refresh_token),
             "refresh_expires_at": self.refresh_expires_at,
             "scopes": list(self.scopes),
-            "id_token": reveal(self.id_token),
+            # No id_token: it is checked once at sign-in and never needed again, and it would push the item
+            # past Windows Credential Manager's 2,560 bytes.
         }
 
     @classmethod

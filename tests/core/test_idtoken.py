@@ -73,6 +73,8 @@ async def test_valid_token(keys: Keys) -> None:
         ({"iss": "https://evil.example.com"}, "issued by"),
         ({"aud": "someone-else"}, "another application"),
         ({"aud": ["cid", "other"], "azp": "other"}, "authorized party"),
+        ({"azp": "other"}, "authorized party"),
+        ({"aud": ["cid", "other"]}, "authorized party"),
         ({"exp": NOW - 3600}, "expired"),
         ({"iat": NOW + 3600, "exp": NOW + 7200}, "future"),
         ({"nonce": "replayed"}, "nonce"),
@@ -121,6 +123,27 @@ async def test_microsoft_multi_tenant_issuer(keys: Keys) -> None:
     assert claims["tid"] == tid
     with pytest.raises(IdTokenError, match="issued by"):
         await check(keys, keys.sign(iss=f"https://login.microsoftonline.com/{tid}/v2.0", tid="other"), spec=spec)
+    # A tenant addressed by its domain, or by its GUID in upper case, signs with its lower-case tid.
+    for tenant in ("contoso.onmicrosoft.com", tid.upper()):
+        by_name = ProviderSpec.from_json(
+            {
+                **preset("microsoft", tenant=tenant).to_json(),
+                "jwks_uri": "https://id.example.com/jwks",
+                "id_token_algs": ["RS256"],
+            }
+        )
+        iss = f"https://login.microsoftonline.com/{tid}/v2.0"
+        assert (await check(keys, keys.sign(iss=iss, tid=tid), spec=by_name))["tid"] == tid
+    pinned = ProviderSpec.from_json(
+        {
+            **preset("microsoft", tenant=tid).to_json(),
+            "jwks_uri": "https://id.example.com/jwks",
+            "id_token_algs": ["RS256"],
+        }
+    )
+    other = "11111111-2222-3333-4444-555555555555"
+    with pytest.raises(IdTokenError, match="issued by"):
+        await check(keys, keys.sign(iss=f"https://login.microsoftonline.com/{other}/v2.0", tid=other), spec=pinned)
 
 
 async def test_google_issuer_without_scheme(keys: Keys) -> None:

@@ -50,7 +50,9 @@ def test_microsoft_tenant_offline_access_and_localhost_redirect() -> None:
     assert spec.redirect_host == "localhost"
     assert spec.revocation_endpoint is None
     q = build_url(spec)
-    assert "offline_access" in q["scope"].split() and q["prompt"] == "consent"
+    assert "offline_access" in q["scope"].split()
+    # Forcing consent would block users whose admin consented for them (AADSTS90094).
+    assert "prompt" not in q
     assert preset("microsoft").issuer == "https://login.microsoftonline.com/common/v2.0"
 
 
@@ -122,3 +124,17 @@ def test_spec_rejects_plain_http_endpoints() -> None:
             authorization_endpoint="http://id.example.com/a",
             token_endpoint="https://id.example.com/t",
         )
+
+
+@pytest.mark.parametrize("key", ["auth0", "okta", "keycloak"])
+def test_enterprise_presets_get_refresh_tokens_without_forcing_consent(key: str) -> None:
+    params = {"domain": "sso.example.com", **({"realm": "dev"} if key == "keycloak" else {})}
+    q = build_url(preset(key, **params))
+    assert "offline_access" in q["scope"].split() and "prompt" not in q
+
+
+def test_domains_are_lower_cased_so_issuers_match() -> None:
+    assert preset("okta", domain="Example.OKTA.com").issuer == "https://example.okta.com/oauth2/default"
+    assert preset("keycloak", domain="https://SSO.example.com:8443/auth", realm="r").issuer == (
+        "https://sso.example.com:8443/auth/realms/r"
+    )

@@ -33,7 +33,8 @@ async def test_connect_with_discovery(rig: Rig, client: str) -> None:
     assert record.identity.label() == "alice@example.test"
     assert "offline_access" in record.scopes
     entry = await stored(rig, record.id)
-    assert entry.tokens.refresh_token is not None and entry.tokens.id_token is not None
+    assert entry.tokens.refresh_token is not None
+    assert entry.tokens.id_token is None  # validated at sign-in, never kept
     assert (entry.client_secret is not None) == (client != "native-rotating")
     assert rig.service.accounts() == [record]
     # The redirect went to 127.0.0.1 on an ephemeral port with PKCE S256, state and nonce.
@@ -44,7 +45,7 @@ async def test_connect_with_discovery(rig: Rig, client: str) -> None:
     assert rig.provider.stats()["token"]["authorization_code"] == 1
     # Metadata on disk holds no secret.
     text = rig.paths.accounts_file.read_text()
-    for secret in (entry.tokens.access_token, entry.tokens.refresh_token, entry.tokens.id_token):
+    for secret in (entry.tokens.access_token, entry.tokens.refresh_token):
         assert secret.reveal() not in text
     assert json.loads(text)["accounts"][0]["name"] == f"Rig {client}"
 
