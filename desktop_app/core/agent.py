@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import TokendeskError
+from .errors import TokendeskError, TransientError
 
 log = logging.getLogger(__name__)
 
 _MAX_LINE = 64 * 1024
-CLIENT_TIMEOUT_S = 30.0  # the app may have to refresh first
+CLIENT_TIMEOUT_S = 180.0  # the app may have to wait for a lock and refresh (with one retry) first
 
 
 @dataclass(frozen=True, repr=False)
@@ -134,11 +134,14 @@ def request_token(path: Path, name: str, min_valid_s: float) -> AgentToken | Non
             return None  # a stale socket: the app is gone
         sock.sendall(json.dumps({"op": "token", "name": name, "min_valid_s": min_valid_s}).encode() + b"\n")
         data = b""
-        while not data.endswith(b"\n") and len(data) < _MAX_LINE:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        try:
+            while not data.endswith(b"\n") and len(data) < _MAX_LINE:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except TimeoutError:
+            raise TransientError("The running Tokendesk app did not answer in time.") from None
     try:
         answer = json.loads(data)
     except ValueError:

@@ -139,8 +139,9 @@ async def sign_in(
         )
     if spec.userinfo_endpoint and not any(claims.get(k) for k in ("email", "preferred_username", "name")):
         info = await fetch_userinfo(http, spec, tokens, now=clock.now())
-        if claims and info.get("sub") not in (None, claims.get("sub")):
-            log.warning("userinfo names another subject than the ID token; ignoring it")
+        if claims and info.get("sub") != claims.get("sub"):
+            # OIDC Core §5.3.2: userinfo must name the ID token's subject, or it is not about this user.
+            log.warning("userinfo does not name the ID token's subject; ignoring it")
         else:
             claims = {**info, **claims}
     return SignIn(tokens=tokens, claims=claims)

@@ -116,6 +116,22 @@ class RefreshEngine:
         asked_at = self._clock.now()
         return await self._single_flight(account_id, lambda t, now: t.issued_at < asked_at)
 
+    @contextlib.asynccontextmanager
+    async def exclusive(self, account_id: str) -> AsyncIterator[None]:
+        """Hold the account against every refresh, here and in other processes (disconnect, reconnect)."""
+        flight = self._inflight.get(account_id)
+        if flight is not None:
+            await asyncio.gather(asyncio.shield(flight), return_exceptions=True)
+        async with self._cross_process_lock(account_id):
+            yield
+
+    async def drain(self, timeout_s: float = 30.0) -> None:
+        """Let refreshes in flight finish (a rotated token must reach the keychain) before shutting down."""
+        flights = [asyncio.shield(f) for f in self._inflight.values()]
+        if flights:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*flights, return_exceptions=True), timeout_s)
+
     def forget(self, account_id: str) -> None:
         self._cache.pop(account_id, None)
         self._unsaved.pop(account_id, None)

@@ -7,7 +7,7 @@ from collections import OrderedDict
 from typing import Final
 
 _MIN_REGISTERED_LEN: Final = 8
-_MAX_REGISTERED: Final = 512
+_MAX_REGISTERED: Final = 16_384  # hundreds of accounts, several secrets each, refreshed all day
 
 # Every secret this process has seen, so the log filter can scrub it from any message. A process-wide
 # set on purpose: logging is process-wide too, and a secret must be redacted wherever it leaks.

@@ -91,6 +91,7 @@ class Service:
         return cls(paths=paths or AppPaths.default(), vault=Vault(), http=new_http_client(), **kwargs)  # type: ignore[arg-type]
 
     async def aclose(self) -> None:
+        await self.engine.drain()
         await self._http.aclose()
         self._vault.close()
 
@@ -219,17 +220,18 @@ class Service:
                 "nothing was changed. Connect it as a new account instead."
             )
         new_entry = VaultEntry(tokens=result.tokens, client_secret=secret)
-        await self._vault.save(record.id, new_entry)
         now = self.clock.now()
-        updated = await asyncio.to_thread(
-            self.store.update,
-            record.id,
-            lambda r: _with_tokens(
-                r.apply(Event.CONNECTED, identity=identity if identity.subject else r.identity),
-                result.tokens,
-                now,
-            ).with_attempt(Attempt(now, "ok", "reconnected")),
-        )
+        async with self.engine.exclusive(record.id):
+            await self._vault.save(record.id, new_entry)
+            updated = await asyncio.to_thread(
+                self.store.update,
+                record.id,
+                lambda r: _with_tokens(
+                    r.apply(Event.CONNECTED, identity=identity if identity.subject else r.identity),
+                    result.tokens,
+                    now,
+                ).with_attempt(Attempt(now, "ok", "reconnected")),
+            )
         self.engine.remember(record.id, new_entry)
         self.bus.emit(AccountChanged(updated))
         return updated
@@ -255,13 +257,15 @@ class Service:
 
     async def disconnect(self, name_or_id: str, *, keep_grant: bool = False) -> DisconnectResult:
         record = self.find(name_or_id)
-        entry = await self._vault.load(record.id)
-        result = DisconnectResult(revoked=False)
-        if not keep_grant and entry is not None and entry.tokens is not None:
-            result = await self._revoke(record, entry)
-        # Keychain first: metadata without secrets is harmless, secrets without metadata are orphans.
-        await self._vault.delete(record.id)
-        await asyncio.to_thread(self.store.remove, record.id)
+        # Under the account's lock: a refresh finishing meanwhile would revive a token we just revoked.
+        async with self.engine.exclusive(record.id):
+            entry = await self._vault.load(record.id)
+            result = DisconnectResult(revoked=False)
+            if not keep_grant and entry is not None and entry.tokens is not None:
+                result = await self._revoke(record, entry)
+            # Keychain first: metadata without secrets is harmless, secrets without metadata are orphans.
+            await self._vault.delete(record.id)
+            await asyncio.to_thread(self.store.remove, record.id)
         self.engine.forget(record.id)
         self.bus.emit(AccountRemoved(record.id))
         return result

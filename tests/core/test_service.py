@@ -1,0 +1,121 @@
+"""The service facade on the real keychain with scripted provider answers: disconnect and refresh races."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from urllib.parse import parse_qsl
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from desktop_app.core.accounts import AccountRecord, Identity
+from desktop_app.core.oauth import new_http_client
+from desktop_app.core.paths import AppPaths
+from desktop_app.core.secrets import Secret
+from desktop_app.core.service import Service
+from desktop_app.core.tokens import TokenSet
+from desktop_app.core.vault import Vault, VaultEntry
+from tests.clock import FakeClock
+from tests.core.conftest import SPEC
+
+pytestmark = pytest.mark.usefixtures("keychain")
+
+
+class Provider:
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.refresh_arrived = asyncio.Event()
+        self.revoked: list[str] = []
+
+    async def handle(self, request: httpx.Request) -> httpx.Response:
+        form = dict(parse_qsl(request.content.decode()))
+        if request.url.path == "/revoke":
+            self.revoked.append(form["token"])
+            return httpx.Response(200)
+        self.refresh_arrived.set()
+        await self.gate.wait()
+        return httpx.Response(
+            200,
+            json={
+                "access_token": "at-new-0002",
+                "token_type": "Bearer",
+                "expires_in": 300,
+                "refresh_token": "rt-new-0002",
+            },
+        )
+
+
+@pytest_asyncio.fixture
+async def setup(paths: AppPaths) -> AsyncIterator[tuple[Service, Provider, AccountRecord]]:
+    provider = Provider()
+    clock = FakeClock()
+    vault = Vault(service=f"tokendesk-test-{uuid.uuid4().hex[:8]}")
+    service = Service(
+        paths=paths, vault=vault, http=new_http_client(transport=httpx.MockTransport(provider.handle)), clock=clock
+    )
+    now = clock.now()
+    record = service.store.add(
+        AccountRecord(
+            id=AccountRecord.new_id(),
+            name="Acct",
+            provider=SPEC,
+            client_id="cid",
+            scopes=("openid",),
+            identity=Identity(subject="1"),
+            created_at=now,
+            issued_at=now,
+            expires_at=now + 300,
+        )
+    )
+    await vault.save(
+        record.id,
+        VaultEntry(
+            tokens=TokenSet(
+                access_token=Secret("at-old-0001"),
+                token_type="Bearer",
+                issued_at=now,
+                expires_at=now + 300,
+                refresh_token=Secret("rt-old-0001"),
+            )
+        ),
+    )
+    clock.advance(1)
+    yield service, provider, record
+    await vault.delete(record.id)
+    provider.gate.set()
+    await service.aclose()
+
+
+async def test_disconnect_waits_for_a_refresh_in_flight_and_revokes_its_result(
+    setup: tuple[Service, Provider, AccountRecord],
+) -> None:
+    service, provider, record = setup
+    refresh = asyncio.ensure_future(service.refresh(record.name))
+    await asyncio.wait_for(provider.refresh_arrived.wait(), 10)
+    disconnect = asyncio.ensure_future(service.disconnect(record.name))
+    await asyncio.sleep(0)
+    assert not disconnect.done()  # it waits for the rotation to land
+    provider.gate.set()
+    await refresh
+    result = await asyncio.wait_for(disconnect, 10)
+    assert result.revoked
+    assert provider.revoked == ["rt-new-0002"]  # the live token, not the rotated-out one
+    assert await service._vault.load(record.id) is None
+    assert service.accounts() == []
+
+
+async def test_shutdown_lets_a_rotation_reach_the_keychain(setup: tuple[Service, Provider, AccountRecord]) -> None:
+    service, provider, record = setup
+    refresh = asyncio.ensure_future(service.refresh(record.name))
+    await asyncio.wait_for(provider.refresh_arrived.wait(), 10)
+    closing = asyncio.ensure_future(service.engine.drain(timeout_s=10))
+    await asyncio.sleep(0)
+    assert not closing.done()
+    provider.gate.set()
+    await closing
+    await refresh
+    entry = await service._vault.load(record.id)
+    assert entry is not None and entry.tokens is not None and entry.tokens.refresh_token == Secret("rt-new-0002")
