@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import logging
 import re
 from typing import Any
 
 import httpx
 from joserfc import jwt
-from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.errors import BadSignatureError, InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
 from .errors import IdTokenError, TransientError
 from .providers import ProviderSpec, Quirk
+
+log = logging.getLogger(__name__)
 
 _ASYMMETRIC = (
     "RS256",
@@ -45,10 +49,42 @@ class JwksCache:
                 raise TransientError(f"Cannot fetch the provider's signing keys: {type(exc).__name__}.") from None
             try:
                 response.raise_for_status()
-                self._sets[uri] = KeySet.import_key_set(json.loads(response.text))
-            except (httpx.HTTPStatusError, ValueError, JoseError, TypeError, KeyError):
+                entries = json.loads(response.text)["keys"]
+            except (httpx.HTTPStatusError, ValueError, TypeError, KeyError):
                 raise IdTokenError("The provider's signing keys (JWKS) could not be read.") from None
+            # Key by key: one key of a type we cannot use (say secp256k1, or an encryption key) must not
+            # make the whole set unusable.
+            usable = []
+            for entry in entries if isinstance(entries, list) else []:
+                try:
+                    usable.append(KeySet.import_key_set({"keys": [entry]}).keys[0])
+                except (JoseError, ValueError, TypeError, KeyError):
+                    log.info(
+                        "skipping a JWKS key we cannot use (kty=%s)",
+                        entry.get("kty") if isinstance(entry, dict) else "?",
+                    )
+            if not usable:
+                raise IdTokenError("The provider's signing keys (JWKS) contain no key Tokendesk can use.")
+            self._sets[uri] = KeySet(usable)
         return self._sets[uri]
+
+
+def _header(token: str) -> dict[str, Any]:
+    try:
+        segment = token.split(".")[0]
+        data = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, IndexError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _decode_with_any(token: str, keys: KeySet, algorithms: list[str]) -> jwt.Token:
+    for key in keys.keys:
+        try:
+            return jwt.decode(token, key, algorithms=algorithms)
+        except JoseError:
+            continue
+    raise BadSignatureError()
 
 
 def _expected_issuers(spec: ProviderSpec, claims: dict[str, Any]) -> set[str]:
@@ -84,8 +120,12 @@ async def validate_id_token(
         try:
             token = jwt.decode(id_token, keys, algorithms=algorithms)
         except InvalidKeyIdError:
-            # The provider rotated its keys since we fetched them.
-            token = jwt.decode(id_token, await jwks.get(spec.jwks_uri, refresh=True), algorithms=algorithms)
+            if _header(id_token).get("kid") is None:
+                # No kid and several keys: the signature itself tells which one (OIDC Core §10.1).
+                token = _decode_with_any(id_token, keys, algorithms)
+            else:
+                # The provider rotated its keys since we fetched them.
+                token = jwt.decode(id_token, await jwks.get(spec.jwks_uri, refresh=True), algorithms=algorithms)
     except JoseError as exc:
         raise IdTokenError(f"The ID token's signature is not valid ({type(exc).__name__}).") from None
     claims = dict(token.claims)

@@ -24,6 +24,7 @@ SPEC = ProviderSpec(
 class Keys:
     def __init__(self) -> None:
         self.current = RSAKey.generate_key(2048, parameters={"kid": "k1"})
+        self.extra: list[dict[str, object]] = []  # raw JWKS entries served beside the current key
         self.fetches = 0
 
     def rotate(self) -> None:
@@ -31,9 +32,10 @@ class Keys:
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.fetches += 1
-        return httpx.Response(200, text=json.dumps(KeySet([self.current]).as_dict(private=False)))
+        keys = KeySet([self.current]).as_dict(private=False)["keys"]
+        return httpx.Response(200, text=json.dumps({"keys": [*self.extra, *keys]}))
 
-    def sign(self, **claims: object) -> str:
+    def sign(self, *, kid: bool = True, **claims: object) -> str:
         base: dict[str, object] = {
             "iss": "https://id.example.com",
             "aud": "cid",
@@ -155,3 +157,26 @@ async def test_google_issuer_without_scheme(keys: Keys) -> None:
 
     with pytest.raises(IdTokenError, match="issued by"):
         await check(keys, keys.sign(iss="accounts.google.com"), spec=replace(spec, quirks=frozenset()))
+
+
+async def test_unusable_keys_in_the_set_are_skipped(keys: Keys) -> None:
+    keys.extra = [{"kty": "EC", "crv": "secp256k1", "kid": "odd", "x": "AAAA", "y": "AAAA"}, {"kty": "nonsense"}]
+    assert (await check(keys, keys.sign()))["sub"] == "42"
+
+
+async def test_token_without_kid_is_checked_against_each_key(keys: Keys) -> None:
+    other = RSAKey.generate_key(2048, parameters={"kid": "k0"})
+    keys.extra = [other.as_dict(private=False)]
+    assert (await check(keys, keys.sign(kid=False)))["sub"] == "42"
+    forger = Keys()
+    with pytest.raises(IdTokenError, match="signature"):
+        await check(keys, forger.sign(kid=False))
+
+
+async def test_a_set_with_no_usable_key_is_named(keys: Keys) -> None:
+    async def only_junk(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"keys": [{"kty": "nonsense"}]})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(only_junk)) as http:
+        with pytest.raises(IdTokenError, match="no key"):
+            await validate_id_token(keys.sign(), spec=SPEC, client_id="cid", nonce="n-1", jwks=JwksCache(http), now=NOW)
