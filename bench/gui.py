@@ -25,8 +25,11 @@ from desktop_app.core.accounts import AccountRecord, AccountState, AccountStore,
 from desktop_app.core.providers import PRESETS, preset
 
 ACCOUNTS = 300
-PARAMS = {"auth0": {"domain": "a.example.com"}, "okta": {"domain": "o.example.com"},
-          "keycloak": {"domain": "k.example.com", "realm": "r"}}
+PARAMS = {
+    "auth0": {"domain": "a.example.com"},
+    "okta": {"domain": "o.example.com"},
+    "keycloak": {"domain": "k.example.com", "realm": "r"},
+}
 
 
 def records(now: float) -> list[AccountRecord]:
@@ -35,16 +38,33 @@ def records(now: float) -> list[AccountRecord]:
     out = []
     for i in range(ACCOUNTS):
         key = keys[i % len(keys)]
-        out.append(AccountRecord(
-            id=f"acct{i:04d}", name=f"Account {i}", provider=preset(key, **PARAMS.get(key, {})), client_id="cid",
-            scopes=("openid",), identity=Identity(str(i), f"user{i}@example.test"), state=states[i % len(states)],
-            created_at=now + i, issued_at=now - 60, expires_at=now + 60 + i, retry_at=now + 30, offline=i % 2 == 0))
+        out.append(
+            AccountRecord(
+                id=f"acct{i:04d}",
+                name=f"Account {i}",
+                provider=preset(key, **PARAMS.get(key, {})),
+                client_id="cid",
+                scopes=("openid",),
+                identity=Identity(str(i), f"user{i}@example.test"),
+                state=states[i % len(states)],
+                created_at=now + i,
+                issued_at=now - 60,
+                expires_at=now + 60 + i,
+                retry_at=now + 30,
+                offline=i % 2 == 0,
+            )
+        )
     return out
 
 
 def startup(config: Path) -> float:
-    env = {**os.environ, "XDG_CONFIG_HOME": str(config), "XDG_STATE_HOME": str(config / "state"),
-           "TOKENDESK_STARTUP_PROBE": "1", "TOKENDESK_INSTANCE_NAME": f"bench-{os.getpid()}"}
+    env = {
+        **os.environ,
+        "XDG_CONFIG_HOME": str(config),
+        "XDG_STATE_HOME": str(config / "state"),
+        "TOKENDESK_STARTUP_PROBE": "1",
+        "TOKENDESK_INSTANCE_NAME": f"bench-{os.getpid()}",
+    }
     start = time.perf_counter()
     out = subprocess.run([sys.executable, "-m", "desktop_app"], env=env, capture_output=True, text=True, check=True)
     elapsed = (time.perf_counter() - start) * 1000
@@ -63,8 +83,9 @@ def main() -> int:
         config = Path(tmp)
         store = AccountStore(config / "tokendesk" / "accounts.json")
         store._write({r.id: r for r in records(now)})
-        ok = measure(f"first paint with {ACCOUNTS} accounts", lambda: startup(config), target_ms=900, repeat=5,
-                     warmup=1)
+        ok = measure(
+            f"first paint with {ACCOUNTS} accounts", lambda: startup(config), target_ms=900, repeat=5, warmup=1
+        )
 
     app = QApplication.instance() or QApplication(sys.argv)
     clock = [now]

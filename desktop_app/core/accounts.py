@@ -12,12 +12,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock, Timeout
 
 from .errors import AccountNotFound, StoreError, UsageError
 from .providers import ProviderSpec
+
+if TYPE_CHECKING:
+    from .tokens import TokenSet  # only the type: importing tokens would pull httpx into the GUI's start-up
 
 SCHEMA_VERSION = 1
 HISTORY_LIMIT = 20
@@ -146,6 +149,23 @@ class AccountRecord:
     @staticmethod
     def new_id() -> str:
         return uuid.uuid4().hex
+
+    def with_tokens(self, tokens: TokenSet, now: float) -> AccountRecord:
+        """What the metadata says about fresh tokens (never the tokens themselves); clears past failures."""
+        return replace(
+            self,
+            expires_at=tokens.expires_at,
+            issued_at=tokens.issued_at,
+            refresh_expires_at=tokens.refresh_expires_at,
+            has_refresh_token=tokens.refresh_token is not None,
+            last_refresh_at=now,
+            last_error=None,
+            advice=None,
+            retry_at=None,
+            failures=0,
+            offline=False,
+            scopes=tokens.scopes or self.scopes,
+        )
 
     def with_attempt(self, attempt: Attempt) -> AccountRecord:
         return replace(self, history=(*self.history, attempt)[-HISTORY_LIMIT:])

@@ -349,20 +349,7 @@ class RefreshEngine:
         now = self._clock.now()
         await self._update(
             account_id,
-            lambda r: r.apply(
-                Event.REFRESH_SUCCEEDED,
-                expires_at=new.expires_at,
-                issued_at=new.issued_at,
-                refresh_expires_at=new.refresh_expires_at,
-                has_refresh_token=new.refresh_token is not None,
-                last_refresh_at=now,
-                last_error=None,
-                advice=None,
-                retry_at=None,
-                failures=0,
-                offline=False,
-                scopes=new.scopes or r.scopes,
-            ).with_attempt(Attempt(now, "ok")),
+            lambda r: r.apply(Event.REFRESH_SUCCEEDED).with_tokens(new, now).with_attempt(Attempt(now, "ok")),
         )
 
     async def _save_unsaved(self, account_id: str) -> None:
@@ -378,19 +365,8 @@ class RefreshEngine:
         log.info("refresh token of %s was rotated by another process; adopting it", account_id)
         self._cache[account_id] = latest
         new = latest.tokens
-        await self._update(
-            account_id,
-            lambda r: r.apply(
-                Event.REFRESH_SUCCEEDED,
-                expires_at=new.expires_at,
-                issued_at=new.issued_at,
-                last_error=None,
-                refresh_expires_at=new.refresh_expires_at,
-                retry_at=None,
-                failures=0,
-                offline=False,
-            ),
-        )
+        now = self._clock.now()
+        await self._update(account_id, lambda r: r.apply(Event.REFRESH_SUCCEEDED).with_tokens(new, now))
         return new
 
     async def _config_rejected(self, account_id: str, reason: str) -> None:

@@ -15,7 +15,7 @@ from .clock import Clock, SystemClock
 from .discovery import discover
 from .errors import ProviderError, TransientError, UsageError
 from .events import AccountChanged, AccountRemoved, EventBus
-from .flow import DEFAULT_TIMEOUT_S, BrowserOpener, request_scopes, sign_in, system_browser
+from .flow import DEFAULT_TIMEOUT_S, BrowserOpener, SignIn, request_scopes, sign_in, system_browser
 from .oauth import Client, new_http_client, revoke
 from .paths import AppPaths
 from .providers import ClientAuth, OfflineAccess, ProviderSpec, preset
@@ -163,16 +163,7 @@ class Service:
             raise UsageError(f"An account named {request.name!r} already exists; pick another --name.")
         client = Client(request.client_id.strip(), request.client_secret)
         scopes = request_scopes(spec, request.scopes or None)
-        result = await sign_in(
-            spec,
-            client,
-            scopes=scopes,
-            http=self._http,
-            opener=self._opener,
-            clock=self.clock,
-            timeout_s=self._flow_timeout_s,
-            on_url=on_url,
-        )
+        result = await self._sign_in(spec, client, scopes, on_url)
         identity = Identity.from_claims(result.claims)
         now = self.clock.now()
         name = request.name or _unique(f"{spec.display_name} – {identity.label()}", existing)
@@ -186,7 +177,7 @@ class Service:
             identity=identity,
             created_at=now,
         )
-        record = _with_tokens(record, result.tokens, now)
+        record = record.with_tokens(result.tokens, now)
         entry = VaultEntry(tokens=result.tokens, client_secret=request.client_secret)
         await self._vault.save(record.id, entry)
         try:
@@ -203,16 +194,8 @@ class Service:
         entry = await self._vault.load(record.id)
         secret = entry.client_secret if entry else None
         client = Client(record.client_id, secret)
-        result = await sign_in(
-            record.provider,
-            client,
-            scopes=request_scopes(record.provider, record.requested_scopes or record.scopes),
-            http=self._http,
-            opener=self._opener,
-            clock=self.clock,
-            timeout_s=self._flow_timeout_s,
-            on_url=on_url,
-        )
+        scopes = request_scopes(record.provider, record.requested_scopes or record.scopes)
+        result = await self._sign_in(record.provider, client, scopes, on_url)
         identity = Identity.from_claims(result.claims)
         if record.identity.subject and identity.subject != record.identity.subject:
             raise UsageError(
@@ -226,15 +209,29 @@ class Service:
             updated = await asyncio.to_thread(
                 self.store.update,
                 record.id,
-                lambda r: _with_tokens(
-                    r.apply(Event.CONNECTED, identity=identity if identity.subject else r.identity),
-                    result.tokens,
-                    now,
-                ).with_attempt(Attempt(now, "ok", "reconnected")),
+                lambda r: (
+                    r.apply(Event.CONNECTED, identity=identity if identity.subject else r.identity)
+                    .with_tokens(result.tokens, now)
+                    .with_attempt(Attempt(now, "ok", "reconnected"))
+                ),
             )
         self.engine.remember(record.id, new_entry)
         self.bus.emit(AccountChanged(updated))
         return updated
+
+    async def _sign_in(
+        self, spec: ProviderSpec, client: Client, scopes: tuple[str, ...], on_url: Callable[[str], None] | None
+    ) -> SignIn:
+        return await sign_in(
+            spec,
+            client,
+            scopes=scopes,
+            http=self._http,
+            opener=self._opener,
+            clock=self.clock,
+            timeout_s=self._flow_timeout_s,
+            on_url=on_url,
+        )
 
     # --- tokens -----------------------------------------------------------------------------------
 
@@ -302,22 +299,6 @@ class Service:
             log.warning("revocation refused: %s", exc)
             return DisconnectResult(revoked=False, note=f"{spec.display_name} refused the revocation: {exc}")
         return DisconnectResult(revoked=True)
-
-
-def _with_tokens(record: AccountRecord, tokens: TokenSet, now: float) -> AccountRecord:
-    return replace(
-        record,
-        expires_at=tokens.expires_at,
-        issued_at=tokens.issued_at,
-        refresh_expires_at=tokens.refresh_expires_at,
-        has_refresh_token=tokens.refresh_token is not None,
-        last_refresh_at=now,
-        last_error=None,
-        advice=None,
-        retry_at=None,
-        failures=0,
-        offline=False,
-    )
 
 
 def _unique(name: str, taken: list[str]) -> str:
