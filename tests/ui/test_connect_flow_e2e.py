@@ -28,12 +28,17 @@ from tests.ui.conftest import until
 pytestmark = pytest.mark.e2e
 
 
-def make(paths: AppPaths, bridge_holder: list[Bridge]) -> Service:
+@pytest.fixture
+def dialog(qtbot: Any, tmp_path: Path, oidc_provider: OidcProvider, keychain: Keychain) -> ConnectDialog:
+    """A connect dialog on a real Service whose system browser fails to open, as xdg-open sometimes does."""
+    paths = AppPaths(config_dir=tmp_path / "config", state_dir=tmp_path / "state", log_dir=tmp_path / "log")
+    holder: list[Bridge] = []
+
     async def broken_browser(url: str) -> bool:
-        bridge_holder[0].browserFailed.emit()  # what QtOpener does when xdg-open fails
+        holder[0].browserFailed.emit()  # what QtOpener does when xdg-open fails
         return False
 
-    return Service(
+    service = Service(
         paths=paths,
         vault=Vault(service=f"tokendesk-ui-e2e-{uuid.uuid4().hex[:8]}"),
         http=new_http_client(),
@@ -41,27 +46,20 @@ def make(paths: AppPaths, bridge_holder: list[Bridge]) -> Service:
         opener=broken_browser,
         flow_timeout_s=60,
     )
+    holder.append(Bridge(service))
+    d = ConnectDialog(holder[0])
+    qtbot.addWidget(d)
+    d.show()
+    d.select_provider(CUSTOM)
+    d.issuer.editor.setText(oidc_provider.issuer)
+    d.client_id.editor.setText(oidc_provider.native_rotating)
+    return d
 
 
-def fill(dialog: ConnectDialog, provider: OidcProvider, name: str) -> None:
-    dialog.select_provider(CUSTOM)
-    dialog.issuer.editor.setText(provider.issuer)
-    dialog.client_id.editor.setText(provider.native_rotating)
-    dialog.name.editor.setText(name)
-
-
-def test_copy_link_when_the_browser_does_not_open(
-    qloop: asyncio.AbstractEventLoop, qtbot: Any, tmp_path: Path, oidc_provider: OidcProvider, keychain: Keychain
-) -> None:
-    paths = AppPaths(config_dir=tmp_path / "config", state_dir=tmp_path / "state", log_dir=tmp_path / "log")
-    holder: list[Bridge] = []
-    service = make(paths, holder)
-    bridge = Bridge(service)
-    holder.append(bridge)
-    dialog = ConnectDialog(bridge)
-    qtbot.addWidget(dialog)
-    dialog.show()
-    fill(dialog, oidc_provider, "Pasted")
+def test_copy_link_when_the_browser_does_not_open(qloop: asyncio.AbstractEventLoop, dialog: ConnectDialog) -> None:
+    bridge = dialog.bridge
+    service = bridge.service
+    dialog.name.editor.setText("Pasted")
     browser = RigBrowser()
 
     async def scenario() -> None:
@@ -93,18 +91,9 @@ def test_copy_link_when_the_browser_does_not_open(
         qloop.run_until_complete(cleanup())
 
 
-def test_cancel_while_waiting_leaves_nothing_behind(
-    qloop: asyncio.AbstractEventLoop, qtbot: Any, tmp_path: Path, oidc_provider: OidcProvider, keychain: Keychain
-) -> None:
-    paths = AppPaths(config_dir=tmp_path / "config", state_dir=tmp_path / "state", log_dir=tmp_path / "log")
-    holder: list[Bridge] = []
-    service = make(paths, holder)
-    bridge = Bridge(service)
-    holder.append(bridge)
-    dialog = ConnectDialog(bridge)
-    qtbot.addWidget(dialog)
-    dialog.show()
-    fill(dialog, oidc_provider, "Cancelled")
+def test_cancel_while_waiting_leaves_nothing_behind(qloop: asyncio.AbstractEventLoop, dialog: ConnectDialog) -> None:
+    bridge = dialog.bridge
+    service = bridge.service
 
     async def scenario() -> None:
         dialog.submit()
