@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import re
 from urllib.parse import urlsplit
 
 from .errors import InvalidEndpoint
+
+_SPACE = re.compile(r"\s")
 
 
 def is_loopback_host(host: str) -> bool:
@@ -18,6 +22,7 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=1024)  # every stored account's endpoints are re-checked on each read
 def check_endpoint(url: str, *, what: str = "endpoint") -> str:
     """Return `url` if it may be used as a provider endpoint, else raise with a message naming `what`."""
     text = url.strip()
@@ -34,7 +39,7 @@ def check_endpoint(url: str, *, what: str = "endpoint") -> str:
         raise InvalidEndpoint(f"The {what} URL must not contain a user name or password.")
     if parts.fragment:
         raise InvalidEndpoint(f"The {what} URL {text!r} must not contain a #fragment.")
-    if any(c.isspace() for c in text):
+    if _SPACE.search(text):
         raise InvalidEndpoint(f"The {what} URL {text!r} contains white space.")
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise InvalidEndpoint(
