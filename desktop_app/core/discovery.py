@@ -10,6 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from .errors import DiscoveryError, InvalidEndpoint, TransientError
+from .oauth import safe_get
 from .providers import ClientAuth, OfflineAccess, ProviderSpec
 from .urls import check_endpoint
 
@@ -32,13 +33,15 @@ async def fetch_metadata(issuer: str, http: httpx.AsyncClient) -> dict[str, Any]
     problems: list[str] = []
     for url in metadata_urls(issuer):
         try:
-            response = await http.get(url, headers={"Accept": "application/json"})
+            response = await safe_get(http, url)
         except httpx.TimeoutException:
             raise TransientError(f"{urlsplit(issuer).netloc} did not answer in time.", offline=False) from None
         except httpx.HTTPError as exc:
             raise TransientError(
                 f"Cannot reach {urlsplit(issuer).netloc}: {type(exc).__name__}.", offline=True
             ) from None
+        except InvalidEndpoint as exc:
+            raise DiscoveryError(f"The issuer redirected discovery somewhere unsafe: {exc}") from None
         if response.status_code == 404:
             problems.append(f"{url}: not found")
             continue

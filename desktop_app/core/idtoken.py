@@ -13,7 +13,8 @@ from joserfc import jwt
 from joserfc.errors import BadSignatureError, InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
-from .errors import IdTokenError, TransientError
+from .errors import IdTokenError, InvalidEndpoint, TransientError
+from .oauth import safe_get
 from .providers import ProviderSpec, Quirk
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,9 @@ class JwksCache:
     async def get(self, uri: str, *, refresh: bool = False) -> KeySet:
         if refresh or uri not in self._sets:
             try:
-                response = await self._http.get(uri, headers={"Accept": "application/json"})
+                response = await safe_get(self._http, uri)
+            except InvalidEndpoint:
+                raise IdTokenError("The provider's signing keys (JWKS) redirect somewhere unsafe.") from None
             except httpx.HTTPError as exc:
                 raise TransientError(f"Cannot fetch the provider's signing keys: {type(exc).__name__}.") from None
             try:

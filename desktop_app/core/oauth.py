@@ -15,6 +15,7 @@ from .errors import MalformedResponse, TransientError
 from .providers import ClientAuth, ProviderSpec, Quirk
 from .secrets import Secret
 from .tokens import TokenSet, parse_token_response, raise_for_error
+from .urls import check_endpoint
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,18 @@ def new_http_client(timeout_s: float = 20.0, transport: httpx.AsyncBaseTransport
         headers={"User-Agent": USER_AGENT},
         transport=transport,
     )
+
+
+async def safe_get(http: httpx.AsyncClient, url: str, *, max_redirects: int = 3) -> httpx.Response:
+    """GET metadata or keys, following redirects only to URLs that are themselves acceptable endpoints
+    (HTTPS, or loopback HTTP): a redirect must never downgrade to plain HTTP."""
+    for _ in range(max_redirects + 1):
+        response = await http.get(url, headers={"Accept": "application/json"})
+        location = response.headers.get("location")
+        if not response.is_redirect or location is None:
+            return response
+        url = check_endpoint(str(response.url.join(location)), what="redirect target")
+    return response
 
 
 def _client_auth(spec: ProviderSpec, client: Client, data: dict[str, str]) -> dict[str, str]:

@@ -117,3 +117,17 @@ async def test_bad_issuer_urls_fail_before_any_request(issuer: str) -> None:
         with pytest.raises(InvalidEndpoint):
             await discover(issuer, http, has_secret=False)
         assert http.seen == []  # type: ignore[attr-defined]
+
+
+async def test_redirects_are_followed_only_to_safe_places() -> None:
+    moved = "https://id.example.com/tenant/v2/.well-known/openid-configuration"
+    routes = {
+        metadata_urls(ISSUER)[0]: httpx.Response(301, headers={"location": moved}),
+        moved: httpx.Response(200, json=META),
+    }
+    async with serve(routes) as http:
+        assert (await discover(ISSUER, http, has_secret=False)).issuer == ISSUER
+    downgrade = {metadata_urls(ISSUER)[0]: httpx.Response(302, headers={"location": "http://evil.example.com/x"})}
+    async with serve(downgrade) as http:
+        with pytest.raises(DiscoveryError, match="unsafe"):
+            await discover(ISSUER, http, has_secret=False)
