@@ -107,34 +107,41 @@ class Harness:
         return self.store.get(self.record.id).state.value
 
 
+async def seed_account(
+    store: AccountStore, vault: Vault, now: float, *, access: str, refresh: str, name: str = "Test"
+) -> AccountRecord:
+    """An account issued `now` with a 300 s access token, in the store and the keychain."""
+    tokens = TokenSet(
+        access_token=Secret(access),
+        token_type="Bearer",
+        issued_at=now,
+        expires_at=now + 300,
+        refresh_token=Secret(refresh),
+    )
+    record = store.add(
+        AccountRecord(
+            id=AccountRecord.new_id(),
+            name=name,
+            provider=SPEC,
+            client_id="cid",
+            scopes=("openid",),
+            identity=Identity(subject="1"),
+            created_at=now,
+            expires_at=now + 300,
+            issued_at=now,
+        )
+    )
+    await vault.save(record.id, VaultEntry(tokens=tokens))
+    return record
+
+
 @pytest_asyncio.fixture
 async def harness(paths: AppPaths, vault: Vault) -> AsyncIterator[Harness]:
     clock = FakeClock()
     endpoint = TokenEndpoint()
     http = new_http_client(transport=httpx.MockTransport(endpoint.handle))
     store = AccountStore(paths.accounts_file)
-    now = clock.now()
-    tokens = TokenSet(
-        access_token=Secret("at-initial-0001"),
-        token_type="Bearer",
-        issued_at=now,
-        expires_at=now + 300,
-        refresh_token=Secret("rt-initial-0001"),
-    )
-    record = store.add(
-        AccountRecord(
-            id=AccountRecord.new_id(),
-            name="Test",
-            provider=SPEC,
-            client_id="cid",
-            scopes=("openid",),
-            identity=Identity(subject="1"),
-            created_at=now,
-            expires_at=tokens.expires_at,
-            issued_at=now,
-        )
-    )
-    await vault.save(record.id, VaultEntry(tokens=tokens))
+    record = await seed_account(store, vault, clock.now(), access="at-initial-0001", refresh="rt-initial-0001")
     bus = EventBus()
     events: list[CoreEvent] = []
     bus.subscribe(events.append)

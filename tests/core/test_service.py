@@ -11,15 +11,14 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from desktop_app.core.accounts import AccountRecord, Identity
+from desktop_app.core.accounts import AccountRecord
 from desktop_app.core.oauth import new_http_client
 from desktop_app.core.paths import AppPaths
 from desktop_app.core.secrets import Secret
 from desktop_app.core.service import Service
-from desktop_app.core.tokens import TokenSet
-from desktop_app.core.vault import Vault, VaultEntry
+from desktop_app.core.vault import Vault
 from tests.clock import FakeClock
-from tests.core.conftest import SPEC
+from tests.core.conftest import seed_account
 
 pytestmark = pytest.mark.usefixtures("keychain")
 
@@ -56,31 +55,8 @@ async def setup(paths: AppPaths) -> AsyncIterator[tuple[Service, Provider, Accou
     service = Service(
         paths=paths, vault=vault, http=new_http_client(transport=httpx.MockTransport(provider.handle)), clock=clock
     )
-    now = clock.now()
-    record = service.store.add(
-        AccountRecord(
-            id=AccountRecord.new_id(),
-            name="Acct",
-            provider=SPEC,
-            client_id="cid",
-            scopes=("openid",),
-            identity=Identity(subject="1"),
-            created_at=now,
-            issued_at=now,
-            expires_at=now + 300,
-        )
-    )
-    await vault.save(
-        record.id,
-        VaultEntry(
-            tokens=TokenSet(
-                access_token=Secret("at-old-0001"),
-                token_type="Bearer",
-                issued_at=now,
-                expires_at=now + 300,
-                refresh_token=Secret("rt-old-0001"),
-            )
-        ),
+    record = await seed_account(
+        service.store, vault, clock.now(), access="at-old-0001", refresh="rt-old-0001", name="Acct"
     )
     clock.advance(1)
     yield service, provider, record
