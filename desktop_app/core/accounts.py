@@ -28,7 +28,7 @@ HISTORY_LIMIT = 20
 
 class AccountState(StrEnum):
     VALID = "valid"  # the access token is usable and not yet due for refresh
-    EXPIRING = "expiring"  # usable, but inside the refresh window (or expired with a refresh still possible)
+    EXPIRING = "expiring"  # shown, never stored: VALID with little life left (see effective_state)
     REFRESHING = "refreshing"  # a refresh request is in flight
     RETRYING = "retrying"  # the last refresh failed transiently (offline, 5xx, 429); a retry is scheduled
     NEEDS_SIGN_IN = "needs_sign_in"  # the grant is dead; nothing is tried until the user reconnects
@@ -43,7 +43,6 @@ class AccountState(StrEnum):
 
 class Event(StrEnum):
     CONNECTED = "connected"  # a sign-in (connect or reconnect) produced tokens
-    ENTERED_REFRESH_WINDOW = "entered_refresh_window"
     REFRESH_STARTED = "refresh_started"
     REFRESH_SUCCEEDED = "refresh_succeeded"
     TRANSIENT_FAILURE = "transient_failure"
@@ -68,8 +67,6 @@ def transition(state: AccountState, event: Event) -> AccountState:
     """The next state. Terminal states only leave through a new sign-in; a late refresh result cannot revive them."""
     if state.is_terminal and event is not Event.CONNECTED:
         return state
-    if event is Event.ENTERED_REFRESH_WINDOW:
-        return _S.EXPIRING if state is _S.VALID else state
     return _TABLE[event]
 
 

@@ -78,13 +78,11 @@ async def sign_in(
     clock: Clock,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     on_url: Callable[[str], None] | None = None,
-    login_hint: str | None = None,
 ) -> SignIn:
     pkce = new_pkce()
     state = new_state()
     oidc = spec.is_oidc and "openid" in scopes
     nonce = new_state() if oidc else None
-    extra = (("login_hint", login_hint),) if login_hint else ()
     async with LoopbackListener(state=state, redirect_host=spec.redirect_host) as listener:
         url = authorization_url(
             spec,
@@ -94,7 +92,6 @@ async def sign_in(
             state=state,
             challenge=pkce.challenge,
             nonce=nonce,
-            extra=extra,
         )
         if on_url is not None:
             on_url(url)

@@ -66,7 +66,6 @@ class ProviderSpec:
     # whose admin consented for them (AADSTS90094), so their presets turn it off.
     consent_for_offline: bool = True
     id_token_algs: tuple[str, ...] = ()
-    identity_claims: tuple[str, ...] = ("email", "preferred_username", "name", "login", "sub")
     quirks: frozenset[Quirk] = frozenset()
     error_aliases: Mapping[str, str] = field(default_factory=dict)
     advice: tuple[tuple[str, str], ...] = ()  # (substring of error_description, advice for the user)
@@ -108,7 +107,7 @@ class ProviderSpec:
     def from_json(cls, data: Mapping[str, Any]) -> ProviderSpec:
         known = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
-        for name in ("default_scopes", "id_token_algs", "identity_claims"):
+        for name in ("default_scopes", "id_token_algs"):
             if name in kwargs:
                 kwargs[name] = tuple(kwargs[name])
         kwargs["extra_auth_params"] = tuple(tuple(p) for p in kwargs.get("extra_auth_params", ()))
@@ -262,7 +261,6 @@ PRESETS: dict[str, Preset] = {
                 "offline_access": "always",
                 "client_auth": "client_secret_post",
                 "requires_secret": True,
-                "identity_claims": ["login", "email", "name"],
                 "quirks": ["errors-in-200", "comma-scopes"],
                 "error_aliases": _GITHUB_ERRORS,
             },
@@ -295,7 +293,6 @@ PRESETS: dict[str, Preset] = {
                 "offline_access": "always",
                 "client_auth": "client_secret_post",
                 "requires_secret": True,
-                "identity_claims": ["id", "sub"],
                 "quirks": [
                     "errors-in-200",
                     "non-bearer-token-type",

@@ -25,8 +25,6 @@ S = AccountState
 @pytest.mark.parametrize(
     ("state", "event", "after"),
     [
-        (S.VALID, Event.ENTERED_REFRESH_WINDOW, S.EXPIRING),
-        (S.RETRYING, Event.ENTERED_REFRESH_WINDOW, S.RETRYING),
         (S.EXPIRING, Event.REFRESH_STARTED, S.REFRESHING),
         (S.REFRESHING, Event.REFRESH_SUCCEEDED, S.VALID),
         (S.REFRESHING, Event.TRANSIENT_FAILURE, S.RETRYING),

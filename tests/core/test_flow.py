@@ -1,6 +1,7 @@
 import threading
 import webbrowser
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -9,17 +10,11 @@ from desktop_app.core import flow
 from desktop_app.core.errors import AuthorizationError
 from desktop_app.core.flow import request_scopes, sign_in, system_browser
 from desktop_app.core.oauth import Client
-from desktop_app.core.providers import ProviderSpec, preset
+from desktop_app.core.providers import preset
 from tests.clock import FakeClock
+from tests.core.conftest import SPEC as BASE_SPEC
 
-SPEC = ProviderSpec(
-    key="custom",
-    display_name="Example",
-    issuer="https://id.example.com",
-    authorization_endpoint="https://id.example.com/authorize",
-    token_endpoint="https://id.example.com/token",
-    iss_parameter_supported=True,
-)
+SPEC = replace(BASE_SPEC, iss_parameter_supported=True)
 
 
 def redirecting(extra: dict[str, str]) -> Callable[[str], Awaitable[bool]]:
