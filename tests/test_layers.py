@@ -15,10 +15,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "desktop_app"
 QT = ("PySide6", "qasync", "shiboken6")
 
 
-def imports(path: Path) -> set[str]:
+def imports(path: Path, package_dir: Path = PACKAGE) -> set[str]:
     """Every module a file imports, statically, with relative imports resolved."""
     tree = ast.parse(path.read_text(), filename=str(path))
-    package = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1])
+    package = ".".join(path.relative_to(package_dir.parent).with_suffix("").parts[:-1])
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -34,12 +34,12 @@ def imports(path: Path) -> set[str]:
     return found
 
 
-def offenders(files: list[Path], forbidden: tuple[str, ...]) -> dict[str, list[str]]:
+def offenders(files: list[Path], forbidden: tuple[str, ...], package: Path = PACKAGE) -> dict[str, list[str]]:
     bad: dict[str, list[str]] = {}
     for path in files:
-        hits = sorted(m for m in imports(path) if m.split(".")[0] in forbidden or m.startswith(forbidden))
+        hits = sorted(m for m in imports(path, package) if m.split(".")[0] in forbidden or m.startswith(forbidden))
         if hits:
-            bad[str(path.relative_to(PACKAGE))] = hits
+            bad[str(path.relative_to(package))] = hits
     return bad
 
 
@@ -59,14 +59,15 @@ def test_ui_reaches_httpx_and_keyring_only_through_core() -> None:
 
 
 def test_the_checker_sees_violations(tmp_path: Path) -> None:
-    sample = PACKAGE / "core" / "_layer_probe.py"
+    # A probe under tmp_path, laid out like the package, so a killed run leaves nothing in the source tree.
+    root = tmp_path / "desktop_app"
+    (root / "core").mkdir(parents=True)
+    sample = root / "core" / "_layer_probe.py"
     sample.write_text("from PySide6 import QtCore\nfrom ..ui import app\n")
-    try:
-        assert offenders([sample], (*QT, "desktop_app.ui")) == {
-            "core/_layer_probe.py": ["PySide6", "PySide6.QtCore", "desktop_app.ui", "desktop_app.ui.app"]
-        }
-    finally:
-        sample.unlink()
+    assert offenders([sample], (*QT, "desktop_app.ui"), package=root) == {
+        "core/_layer_probe.py": ["PySide6", "PySide6.QtCore", "desktop_app.ui", "desktop_app.ui.app"]
+    }
+    assert not (PACKAGE / "core" / "_layer_probe.py").exists()
 
 
 @pytest.mark.parametrize("args", [["list"], ["list", "--json"], ["--version"]])
