@@ -188,16 +188,30 @@ async def test_timeout_when_nobody_comes_back(rig: Rig) -> None:
 
 
 async def test_cancelled_connect_leaves_nothing_behind(rig: Rig) -> None:
+    opened: list[str] = []
+    seen = asyncio.Event()
+
     async def nowhere(url: str) -> bool:
+        opened.append(url)
+        seen.set()
         return True
 
     rig.service._opener = nowhere
     task = asyncio.ensure_future(rig.service.connect(rig.request()))
-    await asyncio.sleep(0.2)
+    # Cancel while the flow waits for the browser, not during discovery.
+    await asyncio.wait_for(seen.wait(), 30)
+    redirect = httpx.URL(dict(httpx.URL(opened[0]).params)["redirect_uri"])
+    assert redirect.host == "127.0.0.1" and redirect.port
+    _, writer = await asyncio.open_connection("127.0.0.1", redirect.port)  # listening until now
+    writer.close()
+    await writer.wait_closed()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     assert rig.service.accounts() == []
+    # The one-shot listener is closed: its port refuses connections.
+    with pytest.raises(ConnectionRefusedError):
+        await asyncio.open_connection("127.0.0.1", redirect.port)
 
 
 async def test_issuer_mix_up_is_refused_before_any_token_request(rig: Rig) -> None:
