@@ -1,6 +1,7 @@
 """The running app answers `tokendesk token` over a user-only Unix socket, so one process owns the tokens.
 
-Protocol: one JSON object per line each way. Request {"op": "token", "name": str, "min_valid_s": float};
+Protocol: one JSON object per line (at most 64 KiB) each way. Request {"op": "token", "name": str,
+"min_valid_s": finite float >= 0};
 answer {"ok": true, "access_token": str, "token_type": str, "expires_at": float|null} or
 {"ok": false, "error": str, "exit_code": int}. The socket lives in a 0700 directory, is itself 0600, and
 the server checks the peer's uid (SO_PEERCRED) before reading a byte.
@@ -12,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import socket
 import struct
@@ -62,10 +64,26 @@ def _peer_uid(sock: socket.socket) -> int | None:
     return None if getpeereid is None else int(getpeereid(sock.fileno())[0])
 
 
+def _error(message: str, exit_code: int) -> dict[str, Any]:
+    return {"ok": False, "error": message, "exit_code": exit_code}
+
+
+def _min_valid(value: object) -> float | None:
+    """The request's min_valid_s as a finite number of seconds >= 0, else None (JSON allows NaN and Infinity)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer too large for a float
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
 class AgentServer:
-    def __init__(self, path: Path, tokens: TokenSource) -> None:
+    def __init__(self, path: Path, tokens: TokenSource, *, own_uid: Callable[[], int] = os.getuid) -> None:
         self._path = path
         self._tokens = tokens
+        self._own_uid = own_uid  # injectable so a test can play a client of another user
         self._server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
@@ -75,7 +93,7 @@ class AgentServer:
             self._path.unlink()  # a stale socket from a crashed run; single instance is enforced elsewhere
         old = os.umask(0o177)  # the socket is born 0600, never briefly world-accessible
         try:
-            self._server = await asyncio.start_unix_server(self._handle, path=str(self._path))
+            self._server = await asyncio.start_unix_server(self._handle, path=str(self._path), limit=_MAX_LINE)
         finally:
             os.umask(old)
 
@@ -90,15 +108,22 @@ class AgentServer:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             sock = writer.get_extra_info("socket")
-            if sock is None or _peer_uid(sock) != os.getuid():
+            if sock is None or _peer_uid(sock) != self._own_uid():
                 log.warning("agent: refused a connection from another user")
                 return
-            line = await asyncio.wait_for(reader.readline(), 10)
-            answer = await self._answer(line)
+            try:
+                line = await asyncio.wait_for(reader.readline(), 10)
+            except ValueError:  # readline's answer to a line over the limit
+                answer = _error("request too long", 2)
+            else:
+                answer = await self._answer(line)
             writer.write(json.dumps(answer).encode() + b"\n")
             await writer.drain()
         except (TimeoutError, ConnectionError, OSError) as exc:
             log.debug("agent: dropped a connection (%s)", type(exc).__name__)
+        except Exception:
+            # Nothing may escape into the event loop's handler; the server goes on serving the next client.
+            log.exception("agent: a connection failed unexpectedly")
         finally:
             writer.close()
             with contextlib.suppress(Exception):
@@ -106,14 +131,21 @@ class AgentServer:
 
     async def _answer(self, line: bytes) -> dict[str, Any]:
         try:
-            request = json.loads(line[:_MAX_LINE])
-            if request.get("op") != "token" or not isinstance(request.get("name"), str):
-                return {"ok": False, "error": "unsupported request", "exit_code": 2}
-            token = await self._tokens(request["name"], float(request.get("min_valid_s", 60.0)))
+            request = json.loads(line)
+        except (ValueError, RecursionError):  # RecursionError: deeply nested JSON
+            return _error("malformed request", 2)
+        if not isinstance(request, dict) or request.get("op") != "token" or not isinstance(request.get("name"), str):
+            return _error("unsupported request", 2)
+        min_valid_s = _min_valid(request.get("min_valid_s", 60.0))
+        if min_valid_s is None:
+            return _error("min_valid_s must be a finite number of seconds, 0 or more", 2)
+        try:
+            token = await self._tokens(request["name"], min_valid_s)
         except TokendeskError as exc:
-            return {"ok": False, "error": str(exc), "exit_code": exc.exit_code}
-        except (ValueError, TypeError, AttributeError):
-            return {"ok": False, "error": "malformed request", "exit_code": 2}
+            return _error(str(exc), exc.exit_code)
+        except Exception as exc:
+            log.exception("agent: getting a token failed unexpectedly")
+            return _error(f"The app failed unexpectedly ({type(exc).__name__}); see its log.", 1)
         return {
             "ok": True,
             "access_token": token.access_token,
@@ -132,9 +164,9 @@ def request_token(path: Path, name: str, min_valid_s: float) -> AgentToken | Non
             sock.connect(str(path))
         except (ConnectionRefusedError, FileNotFoundError):
             return None  # a stale socket: the app is gone
-        sock.sendall(json.dumps({"op": "token", "name": name, "min_valid_s": min_valid_s}).encode() + b"\n")
         data = b""
         try:
+            sock.sendall(json.dumps({"op": "token", "name": name, "min_valid_s": min_valid_s}).encode() + b"\n")
             while not data.endswith(b"\n") and len(data) < _MAX_LINE:
                 chunk = sock.recv(65536)
                 if not chunk:
@@ -142,6 +174,8 @@ def request_token(path: Path, name: str, min_valid_s: float) -> AgentToken | Non
                 data += chunk
         except TimeoutError:
             raise TransientError("The running Tokendesk app did not answer in time.") from None
+        except ConnectionError:
+            return None  # the app refused us (another user's app) or died mid-answer: fall back
     try:
         answer = json.loads(data)
     except ValueError:
