@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import html
 import logging
 import secrets
+import socket
 from dataclasses import dataclass
 from importlib import resources
 from urllib.parse import parse_qs, urlsplit
@@ -20,6 +22,10 @@ log = logging.getLogger(__name__)
 CALLBACK_PATH = "/callback"
 _MAX_REQUEST_BYTES = 64 * 1024
 _READ_TIMEOUT_S = 10.0
+_MAX_CONNECTIONS = 16  # a browser opens a few; more are a local process hogging the listener
+_BIND_TRIES = 8  # for localhost: ports free on 127.0.0.1 but taken on ::1
+# RFC 6749 §3.1: request and response parameters must not be included more than once.
+_SINGLE_PARAMETERS = ("state", "code", "iss", "error")
 
 
 @dataclass(frozen=True, repr=False)
@@ -50,24 +56,81 @@ def describe_error(error: str, description: str | None) -> str:
     return f"The provider reported {error}" + (f": {description}" if description else ".")
 
 
-class LoopbackListener:
-    """Listens on 127.0.0.1 (never another interface) on an OS-chosen port until the right redirect arrives.
+def _listening_socket(family: socket.AddressFamily, host: str, port: int) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((host, port))
+        sock.listen(_MAX_CONNECTIONS)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
-    Requests with another path get 404, a wrong or missing `state` gets 400; neither ends the wait, so a
-    stray or forged request cannot abort the user's sign-in.
+
+def _loopback_sockets(redirect_host: str) -> list[socket.socket]:
+    """127.0.0.1 on an OS-chosen port; for `localhost` also ::1 on the same port, so that no other process
+    can take that port on ::1 and receive a browser that resolves localhost to ::1. Without IPv6 on this
+    machine, 127.0.0.1 alone. Never any address but loopback."""
+    for _ in range(_BIND_TRIES):
+        v4 = _listening_socket(socket.AF_INET, "127.0.0.1", 0)
+        if redirect_host != "localhost" or not socket.has_ipv6:
+            return [v4]
+        try:
+            return [v4, _listening_socket(socket.AF_INET6, "::1", v4.getsockname()[1])]
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                v4.close()  # someone holds this port on ::1: start again with another
+                continue
+            log.debug("loopback: ::1 is not available here (%s); listening on 127.0.0.1 only", exc.strerror)
+            return [v4]
+    raise OSError(errno.EADDRINUSE, "no port is free on both 127.0.0.1 and ::1")
+
+
+class LoopbackListener:
+    """Listens on loopback (never another interface) on an OS-chosen port until the right redirect arrives.
+
+    Requests with another path get 404, a wrong, missing or repeated `state` gets 400; neither ends the
+    wait, so a stray or forged request cannot abort the user's sign-in. At most `max_connections` are open
+    at once (others are closed at once) and each has `read_timeout_s` to send its request.
     """
 
-    def __init__(self, *, state: str, redirect_host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        *,
+        state: str,
+        redirect_host: str = "127.0.0.1",
+        max_connections: int = _MAX_CONNECTIONS,
+        read_timeout_s: float = _READ_TIMEOUT_S,
+    ) -> None:
         self._state = state
         self._redirect_host = redirect_host
-        self._server: asyncio.Server | None = None
+        self._max_connections = max_connections
+        self._read_timeout_s = read_timeout_s
+        self._servers: list[asyncio.Server] = []
         self._result: asyncio.Future[CallbackResult] | None = None
         self._port = 0
+        self._open_connections = 0
 
     async def start(self) -> None:
         self._result = asyncio.get_running_loop().create_future()
-        self._server = await asyncio.start_server(self._handle, host="127.0.0.1", port=0)
-        self._port = self._server.sockets[0].getsockname()[1]
+        socks = _loopback_sockets(self._redirect_host)
+        try:
+            for sock in socks:
+                self._servers.append(await asyncio.start_server(self._handle, sock=sock))
+        except BaseException:
+            await self.close()
+            for sock in socks:
+                sock.close()
+            raise
+        self._port = socks[0].getsockname()[1]
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        """(host, port) of every listening socket."""
+        return [sock.getsockname()[:2] for server in self._servers for sock in server.sockets]
 
     @property
     def redirect_uri(self) -> str:
@@ -88,11 +151,12 @@ class LoopbackListener:
             await self.close()
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
+        servers, self._servers = self._servers, []
+        for server in servers:
+            server.close()
+        for server in servers:
             with contextlib.suppress(Exception):
-                await self._server.wait_closed()
-            self._server = None
+                await server.wait_closed()
         if self._result is not None and not self._result.done():
             self._result.cancel()
 
@@ -106,9 +170,16 @@ class LoopbackListener:
     # --- one connection ---------------------------------------------------------------------------
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._open_connections >= self._max_connections:
+            log.debug("loopback: refused a connection over the limit of %d", self._max_connections)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+            return
+        self._open_connections += 1
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_REQUEST_BYTES)
         try:
-            async with asyncio.timeout(_READ_TIMEOUT_S):
+            async with asyncio.timeout(self._read_timeout_s):
                 request = await self._read_request(conn, reader)
             if request is None:
                 return
@@ -124,7 +195,10 @@ class LoopbackListener:
                         self._result.set_result(outcome)
         except (TimeoutError, h11.ProtocolError, ConnectionError) as exc:
             log.debug("loopback: dropped a connection (%s)", type(exc).__name__)
+        except Exception:
+            log.exception("loopback: a connection failed unexpectedly")  # never into the loop's handler
         finally:
+            self._open_connections -= 1  # before closing: a client that sees the close may connect again
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
@@ -145,7 +219,10 @@ class LoopbackListener:
                 return None
 
     def _dispatch(self, request: h11.Request) -> tuple[int, bytes, CallbackResult | AuthorizationError | None]:
-        target = urlsplit(request.target.decode("ascii", "replace"))
+        try:
+            target = urlsplit(request.target.decode("ascii", "replace"))
+        except ValueError:  # for example "//[": an unbalanced IPv6 bracket
+            return 400, _page("bad", "Bad request", "This address is only used to finish signing in."), None
         if request.method != b"GET" or target.path != CALLBACK_PATH:
             return 404, _page("bad", "Not found", "This address is only used to finish signing in."), None
         if self._result is None or self._result.done():
@@ -154,7 +231,21 @@ class LoopbackListener:
                 _page("bad", "Already finished", "This sign-in has already been completed or cancelled."),
                 None,
             )
-        query = {k: v[0] for k, v in parse_qs(target.query, keep_blank_values=True).items()}
+        parsed = parse_qs(target.query, keep_blank_values=True)
+        query = {k: v[0] for k, v in parsed.items()}
+        repeated = [name for name in _SINGLE_PARAMETERS if len(parsed.get(name, ())) > 1]
+        if "state" in repeated:
+            # Which state counts is ambiguous, so this redirect cannot be tied to our sign-in: ignore it.
+            log.warning("loopback: ignored a redirect with a repeated state parameter")
+            return (
+                400,
+                _page(
+                    "bad",
+                    "Sign-in link not recognised",
+                    "This redirect repeats the state parameter, so it was ignored.",
+                ),
+                None,
+            )
         if not secrets.compare_digest(query.get("state", "").encode(), self._state.encode()):
             log.warning("loopback: ignored a redirect whose state does not match this sign-in")
             return (
@@ -166,6 +257,12 @@ class LoopbackListener:
                 ),
                 None,
             )
+        if repeated:
+            invalid = AuthorizationError(
+                "The provider redirected back with a repeated parameter (" + ", ".join(repeated) + "), "
+                "which OAuth forbids; sign-in was stopped."
+            )
+            return 400, _page("bad", "Sign-in failed", str(invalid)), invalid
         if "error" in query:
             message = describe_error(query["error"], query.get("error_description") or None)
             error: AuthorizationError = (

@@ -1,9 +1,11 @@
 import asyncio
+import errno
 import socket
 
 import httpx
 import pytest
 
+from desktop_app.core import loopback
 from desktop_app.core.errors import AuthorizationDenied, AuthorizationError, AuthorizationTimeout
 from desktop_app.core.loopback import LoopbackListener
 
@@ -13,19 +15,157 @@ async def get(url: str) -> httpx.Response:
         return await http.get(url)
 
 
+def ipv6_loopback_available() -> bool:
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+async def raw(port: int, data: bytes, host: str = "127.0.0.1") -> bytes:
+    """Sends raw bytes and returns everything the listener answers before closing (bounded)."""
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(data)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(), 5)
+    finally:
+        writer.close()
+
+
 async def test_binds_loopback_only_on_an_os_chosen_port() -> None:
     async with LoopbackListener(state="s") as listener:
-        assert listener._server is not None
-        addresses = {sock.getsockname()[0] for sock in listener._server.sockets}
-        assert addresses == {"127.0.0.1"}
+        assert {host for host, _ in listener.addresses} == {"127.0.0.1"}
         assert listener.redirect_uri.startswith("http://127.0.0.1:")
         assert listener.redirect_uri.endswith("/callback")
 
 
-async def test_localhost_redirect_still_binds_127_0_0_1() -> None:
+async def test_localhost_redirect_binds_127_0_0_1_and_1_on_one_port() -> None:
     async with LoopbackListener(state="s", redirect_host="localhost") as listener:
         assert listener.redirect_uri.startswith("http://localhost:")
-        assert {s.getsockname()[0] for s in listener._server.sockets} == {"127.0.0.1"}  # type: ignore[union-attr]
+        port = int(listener.redirect_uri.split(":")[2].split("/")[0])
+        if not ipv6_loopback_available():
+            assert listener.addresses == [("127.0.0.1", port)]
+            return
+        assert sorted(listener.addresses) == [("127.0.0.1", port), ("::1", port)]
+        # Nobody else can take the port on ::1 now...
+        with socket.socket(socket.AF_INET6) as squatter, pytest.raises(OSError, match="in use") as taken:
+            squatter.bind(("::1", port))
+        assert taken.value.errno == errno.EADDRINUSE
+        # ...and a browser that resolves localhost to ::1 reaches us.
+        waiter = asyncio.ensure_future(listener.wait(30))
+        assert (await get(f"http://[::1]:{port}/callback?code=c6&state=s")).status_code == 200
+        assert (await waiter).code == "c6"
+
+
+async def test_localhost_without_ipv6_binds_127_0_0_1_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = loopback._listening_socket
+
+    def no_ipv6(family: socket.AddressFamily, host: str, port: int) -> socket.socket:
+        if family == socket.AF_INET6:
+            raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+        return real(family, host, port)
+
+    monkeypatch.setattr(loopback, "_listening_socket", no_ipv6)
+    async with LoopbackListener(state="s", redirect_host="localhost") as listener:
+        assert [host for host, _ in listener.addresses] == ["127.0.0.1"]
+        waiter = asyncio.ensure_future(listener.wait(30))
+        assert (await get(listener.redirect_uri.replace("localhost", "127.0.0.1") + "?code=c&state=s")).is_success
+        assert (await waiter).code == "c"
+
+
+@pytest.mark.skipif(not ipv6_loopback_available(), reason="needs ::1")
+async def test_localhost_port_taken_on_1_picks_another_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = loopback._listening_socket
+    refused: list[int] = []
+
+    def first_v6_port_taken(family: socket.AddressFamily, host: str, port: int) -> socket.socket:
+        if family == socket.AF_INET6 and not refused:
+            refused.append(port)
+            raise OSError(errno.EADDRINUSE, "Address already in use")
+        return real(family, host, port)
+
+    monkeypatch.setattr(loopback, "_listening_socket", first_v6_port_taken)
+    async with LoopbackListener(state="s", redirect_host="localhost") as listener:
+        hosts_ports = sorted(listener.addresses)
+        assert [h for h, _ in hosts_ports] == ["127.0.0.1", "::1"]
+        assert hosts_ports[0][1] == hosts_ports[1][1] != refused[0]
+    with socket.socket() as sock:  # the abandoned 127.0.0.1 socket was closed, not leaked
+        sock.bind(("127.0.0.1", refused[0]))
+
+
+async def test_an_unparsable_target_gets_400_and_waiting_continues() -> None:
+    async with LoopbackListener(state="s") as listener:
+        port = listener.addresses[0][1]
+        waiter = asyncio.ensure_future(listener.wait(30))
+        answer = await raw(port, b"GET //[ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 400 ")
+        assert not waiter.done()
+        await get(listener.redirect_uri + "?code=c&state=s")
+        assert (await waiter).code == "c"
+
+
+async def test_connections_over_the_limit_are_closed_at_once() -> None:
+    async with LoopbackListener(state="s") as listener:  # the default limit, 16
+        port = listener.addresses[0][1]
+        waiter = asyncio.ensure_future(listener.wait(30))
+        # Accepted in order, so the listener holds these 16 before it sees the next one.
+        idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(16)]
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            # Closed at once, although the read timeout is 10 s.
+            assert await asyncio.wait_for(reader.read(), 5) == b""
+            writer.close()
+            assert listener._open_connections == 16
+            for r, w in idle:
+                w.write_eof()  # the listener sees the end, gives the slot back, then closes its side
+                assert await asyncio.wait_for(r.read(), 5) == b""
+        finally:
+            for _, w in idle:
+                w.close()
+        assert listener._open_connections == 0
+        assert (await get(listener.redirect_uri + "?code=c&state=s")).status_code == 200
+        assert (await waiter).code == "c"
+
+
+async def test_idle_connections_time_out() -> None:
+    async with LoopbackListener(state="s", read_timeout_s=0.2, max_connections=2) as listener:
+        port = listener.addresses[0][1]
+        waiter = asyncio.ensure_future(listener.wait(30))
+        idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]
+        for reader, writer in idle:
+            assert await asyncio.wait_for(reader.read(), 5) == b""  # dropped by the listener, not by us
+            writer.close()
+        assert listener._open_connections == 0
+        assert not waiter.done()
+        await get(listener.redirect_uri + "?code=c&state=s")
+        assert (await waiter).code == "c"
+
+
+async def test_a_repeated_state_is_ignored_like_a_wrong_one() -> None:
+    async with LoopbackListener(state="s") as listener:
+        waiter = asyncio.ensure_future(listener.wait(30))
+        page = await get(listener.redirect_uri + "?code=c&state=s&state=s")
+        assert page.status_code == 400 and "repeats the state" in page.text
+        page = await get(listener.redirect_uri + "?code=c&state=forged&state=s")
+        assert page.status_code == 400
+        assert not waiter.done()
+        await get(listener.redirect_uri + "?code=c&state=s")
+        assert (await waiter).code == "c"
+
+
+@pytest.mark.parametrize("query", ["code=a&code=b&state=s", "code=a&state=s&iss=x&iss=y", "error=a&error=b&state=s"])
+async def test_a_repeated_code_is_refused(query: str) -> None:
+    async with LoopbackListener(state="s") as listener:
+        waiter = asyncio.ensure_future(listener.wait(30))
+        page = await get(listener.redirect_uri + "?" + query)
+        assert page.status_code == 400 and "repeated parameter" in page.text
+        with pytest.raises(AuthorizationError, match="repeated parameter"):
+            await waiter
 
 
 async def test_strays_and_wrong_state_do_not_end_the_wait() -> None:
