@@ -40,7 +40,6 @@ class Quirk(StrEnum):
     COMMA_SCOPES = "comma-scopes"  # GitHub, Slack: scopes are comma separated
     ISSUER_PER_TENANT = "issuer-per-tenant"  # Microsoft: id token iss names the tenant (tid), not "common"
     ISSUER_WITHOUT_SCHEME = "issuer-without-scheme"  # Google: iss may be "accounts.google.com"
-    NO_REFRESH_ROTATION = "no-refresh-rotation"  # the refresh token never changes (Google, Dropbox)
     REFRESH_SENDS_SCOPE = "refresh-sends-scope"  # Microsoft: the refresh grant must repeat the scopes
 
 
@@ -223,7 +222,7 @@ PRESETS: dict[str, Preset] = {
                 # Desktop-app clients still get (non-confidential) secrets, which Google requires.
                 "client_auth": "client_secret_post",
                 "requires_secret": True,
-                "quirks": ["issuer-without-scheme", "no-refresh-rotation"],
+                "quirks": ["issuer-without-scheme"],
                 "advice": _GOOGLE_ADVICE,
             },
         ),
@@ -364,7 +363,6 @@ PRESETS: dict[str, Preset] = {
                 "offline_access": "params",
                 "extra_auth_params": [["token_access_type", "offline"]],
                 "redirect_host": "localhost",
-                "quirks": ["no-refresh-rotation"],
             },
         ),
     )

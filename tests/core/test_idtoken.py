@@ -1,5 +1,6 @@
 import base64
 import json
+from collections.abc import Mapping
 
 import httpx
 import pytest
@@ -103,7 +104,7 @@ def header_of(token: str) -> dict[str, object]:
     return decoded
 
 
-def b64(d: dict[str, object]) -> str:
+def b64(d: Mapping[str, object]) -> str:
     return base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()
 
 
@@ -197,3 +198,40 @@ async def test_a_set_with_no_usable_key_is_named(keys: Keys) -> None:
     async with httpx.AsyncClient(transport=httpx.MockTransport(only_junk)) as http:
         with pytest.raises(IdTokenError, match="no key"):
             await validate_id_token(keys.sign(), spec=SPEC, client_id="cid", nonce="n-1", jwks=JwksCache(http), now=NOW)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://keys.example.com/jwks",  # a downgrade to plain HTTP
+        "https://user:pass@keys.example.com/jwks",  # credentials in the URL
+        "file:///etc/passwd",
+    ],
+)
+async def test_jwks_redirect_to_an_unsafe_place_is_refused(keys: Keys, target: str) -> None:
+    seen: list[str] = []
+
+    async def moved(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        if str(request.url) == SPEC.jwks_uri:
+            return httpx.Response(302, headers={"location": target})
+        return keys.handler(request)  # anyone serving the keys there would be believed
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(moved)) as http:
+        with pytest.raises(IdTokenError, match="redirect somewhere unsafe"):
+            await validate_id_token(keys.sign(), spec=SPEC, client_id="cid", nonce="n-1", jwks=JwksCache(http), now=NOW)
+    assert seen == [SPEC.jwks_uri]
+
+
+async def test_jwks_redirect_to_a_safe_place_is_followed(keys: Keys) -> None:
+    async def moved(request: httpx.Request) -> httpx.Response:
+        if str(request.url) == SPEC.jwks_uri:
+            return httpx.Response(301, headers={"location": "/v2/jwks"})
+        assert str(request.url) == "https://id.example.com/v2/jwks"
+        return keys.handler(request)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(moved)) as http:
+        claims = await validate_id_token(
+            keys.sign(), spec=SPEC, client_id="cid", nonce="n-1", jwks=JwksCache(http), now=NOW
+        )
+    assert claims["sub"] == "42"

@@ -41,7 +41,14 @@ def test_google_asks_offline_with_params_and_consent() -> None:
     q = build_url(preset("google"))
     assert q["access_type"] == "offline" and q["prompt"] == "consent"
     assert "offline_access" not in q["scope"].split()
-    assert Quirk.NO_REFRESH_ROTATION in preset("google").quirks
+    assert preset("google").quirks == {Quirk.ISSUER_WITHOUT_SCHEME}
+
+
+def test_accounts_saved_with_a_retired_quirk_still_load() -> None:
+    # "no-refresh-rotation" was named by Google and Dropbox but read by no code; it was removed, and
+    # accounts.json files written before still carry it.
+    stored = {**preset("dropbox").to_json(), "quirks": ["no-refresh-rotation"]}
+    assert ProviderSpec.from_json(stored) == preset("dropbox")
 
 
 def test_microsoft_tenant_offline_access_and_localhost_redirect() -> None:
