@@ -29,6 +29,7 @@ from .window import MainWindow
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from types import TracebackType
 
     from desktop_app.core.service import Service
 
@@ -211,6 +212,18 @@ class Controller(QObject):
             await self.bridge.aclose()
 
 
+def log_uncaught(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    """sys.excepthook for the app: an exception escaping a Qt slot goes to the log (redacted), not just stderr.
+
+    PySide prints such exceptions through sys.excepthook and carries on, so without this they never reach
+    the log file a user would attach to a bug report.
+    """
+    if issubclass(exc_type, KeyboardInterrupt):
+        sys.__excepthook__(exc_type, exc, tb)
+        return
+    log.error("uncaught exception in a Qt slot or callback", exc_info=(exc_type, exc, tb))
+
+
 def _split_args(argv: list[str]) -> tuple[list[str], bool]:
     hidden = "--hidden" in argv[1:]
     return [a for i, a in enumerate(argv) if i == 0 or a != "--hidden"], hidden
@@ -241,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
 
     paths = AppPaths.default()
     configure_logging(paths.log_file)
+    previous_hook, sys.excepthook = sys.excepthook, log_uncaught
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
     controller = Controller(paths)
@@ -267,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         instance.close()
         asyncio.set_event_loop(None)
+        sys.excepthook = previous_hook
     return 0
 
 

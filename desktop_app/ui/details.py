@@ -49,6 +49,7 @@ class DetailsDialog(QDialog):
     def __init__(self, record: AccountRecord, *, now: Callable[[], float], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._now = now
+        self._model: AccountListModel | None = None
         self.account_id = record.id
         self.setMinimumWidth(560)
         layout = QVBoxLayout(self)
@@ -153,10 +154,16 @@ class DetailsDialog(QDialog):
             self.history.setItem(0, 2, QTableWidgetItem("No refresh attempts yet."))
         self.history.resizeRowsToContents()
 
-    def refresh_from(self, model: AccountListModel) -> Callable[..., None]:
-        def update(*_: Any) -> None:
-            record = model.record(self.account_id)
-            if record is not None and self.isVisible():
-                self.show_record(record)
+    def follow(self, model: AccountListModel) -> None:
+        """Show this account's updates while open.
 
-        return update
+        The slot is a bound method of the dialog, so Qt drops the connection when the dialog is deleted;
+        a closure would outlive it and touch a deleted C++ object on the next update.
+        """
+        self._model = model
+        model.dataChanged.connect(self._model_changed)
+
+    def _model_changed(self, *_: Any) -> None:
+        record = self._model.record(self.account_id) if self._model is not None else None
+        if record is not None and self.isVisible():
+            self.show_record(record)

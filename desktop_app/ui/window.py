@@ -546,7 +546,7 @@ class MainWindow(QMainWindow):
 
         dialog = DetailsDialog(record, now=self._now, parent=self)
         self._keep(dialog)
-        self.model.dataChanged.connect(dialog.refresh_from(self.model))
+        dialog.follow(self.model)
         dialog.open()
 
     def disconnect_current(self) -> None:

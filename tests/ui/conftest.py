@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import re
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication exists
 
@@ -23,6 +25,7 @@ from desktop_app.core.paths import AppPaths
 from desktop_app.core.providers import preset
 from desktop_app.core.secrets import Secret
 from desktop_app.core.tokens import TokenSet
+from desktop_app.ui.bridge import Bridge
 
 NOW = 1_800_000_000.0
 
@@ -36,8 +39,72 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)\(\)"))
 
 
+class BackgroundErrors(logging.Handler):
+    """Collects what the GUI would otherwise only log: ERROR records and every Bridge.taskFailed emission.
+
+    Uncaught exceptions in Qt slots reach sys.excepthook, which pytest-qt turns into a failure (in the app,
+    app.log_uncaught sends them to the log instead); asyncio callbacks that raise are logged at ERROR by the
+    loop, so they land here too. A test that provokes a failure on purpose says so with expect(pattern).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.problems: list[str] = []
+        self._expected: dict[str, re.Pattern[str]] = {}
+        self._met: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = f"{record.levelname} {record.name}: {record.getMessage()}"
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]})"
+        self.problems.append(text)
+
+    def task_failed(self, what: str, message: str) -> None:
+        self.problems.append(f"taskFailed {what}: {message}")
+
+    def expect(self, pattern: str) -> None:
+        """Allow problems matching `pattern`; the test fails if none happens."""
+        self._expected[pattern] = re.compile(pattern)
+
+    def take(self) -> list[str]:
+        problems, self.problems = self.problems, []
+        return problems
+
+    def unexpected(self) -> list[str]:
+        left = []
+        for problem in self.take():
+            hits = [p for p, rx in self._expected.items() if rx.search(problem)]
+            self._met.update(hits)
+            if not hits:
+                left.append(problem)
+        left += [f"expected a failure matching {p!r}; none happened" for p in self._expected if p not in self._met]
+        return left
+
+
+@pytest.fixture(autouse=True)
+def background_errors(monkeypatch: pytest.MonkeyPatch) -> Iterator[BackgroundErrors]:
+    """Fails the test on any taskFailed or ERROR log record, which no widget test would notice otherwise."""
+    guard = BackgroundErrors()
+    init = Bridge.__init__
+
+    def tapped_init(self: Bridge, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self.taskFailed.connect(guard.task_failed)
+
+    monkeypatch.setattr(Bridge, "__init__", tapped_init)
+    root = logging.getLogger()
+    root.addHandler(guard)
+    try:
+        yield guard
+    finally:
+        root.removeHandler(guard)
+    problems = guard.unexpected()
+    if problems:
+        pytest.fail("background failures nobody saw:\n" + "\n".join(problems), pytrace=False)
+
+
 @pytest.fixture
-def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
+def qloop(qapp: QApplication, background_errors: BackgroundErrors) -> Iterator[asyncio.AbstractEventLoop]:
     """A qasync loop on the test's QApplication; drive coroutines with loop.run_until_complete()."""
     qapp.setQuitOnLastWindowClosed(False)  # as in the app: closing a dialog must not stop the loop
     loop = qasync.QEventLoop(qapp, already_running=False)
@@ -49,7 +116,11 @@ def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
         for task in pending:
             task.cancel()
         if pending:
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            results = loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            for task, result in zip(pending, results, strict=True):
+                # A task that ended with its own error while being cancelled must not vanish here.
+                if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                    background_errors.problems.append(f"task {task.get_name()} failed at teardown: {result!r}")
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
         asyncio.set_event_loop(None)

@@ -14,7 +14,7 @@ from desktop_app.core.events import AccountChanged, AccountRemoved
 from desktop_app.core.paths import AppPaths
 from desktop_app.ui.app import Controller
 from desktop_app.ui.model import Role
-from tests.ui.conftest import NOW, FakeService, make_record, make_tokens, settle, until
+from tests.ui.conftest import NOW, BackgroundErrors, FakeService, make_record, make_tokens, settle, until
 
 
 def test_empty_state_then_list(app_ctl: tuple[Controller, FakeService], qloop: asyncio.AbstractEventLoop) -> None:
@@ -76,9 +76,10 @@ def test_copy_token_and_header(app_ctl: tuple[Controller, FakeService], qloop: a
 
 
 def test_copy_refuses_a_token_that_cannot_be_made_valid(
-    app_ctl: tuple[Controller, FakeService], qloop: asyncio.AbstractEventLoop
+    app_ctl: tuple[Controller, FakeService], qloop: asyncio.AbstractEventLoop, background_errors: BackgroundErrors
 ) -> None:
     controller, fake = app_ctl
+    background_errors.expect(r"^taskFailed Copying the token of .*sign in again")
     fake.bus.emit(AccountChanged(make_record(1)))
     QGuiApplication.clipboard().setText("something the user copied")
     fake.errors["acct1"] = NeedsSignIn("GitHub – user1 needs you to sign in again.")
