@@ -7,16 +7,17 @@ import dataclasses
 import json
 import os
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock, Timeout
 
-from .errors import AccountNotFound, StoreError, UsageError
+from .errors import AccountNotFound, StoreError, TokendeskError, UsageError
 from .providers import ProviderSpec
 
 if TYPE_CHECKING:
@@ -141,6 +142,9 @@ class AccountRecord:
     retry_at: float | None = None
     failures: int = 0
     offline: bool = False
+    # Set (to the owning process's id) while a rotated refresh token exists only in that process's memory
+    # because the keychain refused it: no process may refresh this account until the save succeeds.
+    rotation_pending: str | None = None
     history: tuple[Attempt, ...] = ()
 
     @staticmethod
@@ -161,6 +165,7 @@ class AccountRecord:
             retry_at=None,
             failures=0,
             offline=False,
+            rotation_pending=None,
             scopes=tokens.scopes or self.scopes,
         )
 
@@ -179,10 +184,17 @@ class AccountRecord:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> AccountRecord:
+    def from_json(cls, data: dict[str, Any], specs: dict[str, ProviderSpec] | None = None) -> AccountRecord:
+        """`specs` shares one ProviderSpec among records with the same provider (keyed by its JSON)."""
         known = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
-        kwargs["provider"] = ProviderSpec.from_json(data["provider"])
+        if specs is None:
+            kwargs["provider"] = ProviderSpec.from_json(data["provider"])
+        else:
+            key = json.dumps(data["provider"], sort_keys=True)
+            if key not in specs:
+                specs[key] = ProviderSpec.from_json(data["provider"])
+            kwargs["provider"] = specs[key]
         kwargs["scopes"] = tuple(data.get("scopes", ()))
         kwargs["requested_scopes"] = tuple(data.get("requested_scopes", ()))
         kwargs["identity"] = Identity(**data.get("identity", {}))
@@ -191,53 +203,105 @@ class AccountRecord:
         return cls(**kwargs)
 
 
-@dataclass
+_Signature = tuple[int, int, int, int]  # inode, size, mtime_ns, ctime_ns: a replaced file always differs
+
+
 class AccountStore:
-    """accounts.json under the config dir: atomic replace, 0600, read-modify-write under a file lock."""
+    """accounts.json under the config dir: atomic replace, 0600, read-modify-write under a lock.
 
-    path: Path
-    lock_timeout_s: float = 10.0
-    _lock: FileLock = field(init=False, repr=False)
+    The lock excludes other threads of this process (a thread lock) as well as other processes (a file lock:
+    one `FileLock` object shared by threads is re-entrant across them and excludes nothing). Parsed records are
+    kept in memory and re-read only when the file's signature changes.
 
-    def __post_init__(self) -> None:
+    A record that cannot be parsed, or whose endpoints the current rules refuse, stays in its own record: it is
+    shown as a configuration error with the reason, written back byte for byte, and never stops the others."""
+
+    def __init__(self, path: Path, lock_timeout_s: float = 10.0) -> None:
+        self.path = path
+        self.lock_timeout_s = lock_timeout_s
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._lock = FileLock(str(self.path) + ".lock", timeout=self.lock_timeout_s, thread_local=False)
+        self._thread_lock = threading.Lock()
+        self._file_lock = FileLock(str(self.path) + ".lock", thread_local=False)
+        self._signature: _Signature | None = None
+        self._records: dict[str, AccountRecord] = {}
+        # Damaged records as read: (the placeholder shown for it, the raw JSON written back while unchanged).
+        self._damaged: dict[str, tuple[AccountRecord, dict[str, Any]]] = {}
+
+    def __repr__(self) -> str:
+        return f"AccountStore({str(self.path)!r})"
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
+        if not self._thread_lock.acquire(timeout=self.lock_timeout_s):
+            raise StoreError(f"{self.path.name} stayed busy in this process; try again.")
         try:
-            with self._lock:
+            try:
+                self._file_lock.acquire(timeout=self.lock_timeout_s)
+            except Timeout:
+                raise StoreError(f"Another Tokendesk process holds {self.path.name} locked; try again.") from None
+            try:
                 yield
-        except Timeout:
-            raise StoreError(f"Another Tokendesk process holds {self.path.name} locked; try again.") from None
+            finally:
+                self._file_lock.release()
+        finally:
+            self._thread_lock.release()
+
+    def _stat(self) -> _Signature | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreError(f"Cannot read {self.path}: {exc.strerror}.") from None
+        return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
     def _read(self) -> dict[str, AccountRecord]:
+        """The records (a copy the caller may change), from memory unless the file changed."""
+        signature = self._stat()
+        if signature is None:
+            self._signature, self._records, self._damaged = None, {}, {}
+        elif signature != self._signature:
+            self._records, self._damaged = self._parse()
+            self._signature = signature
+        return dict(self._records)
+
+    def _parse(self) -> tuple[dict[str, AccountRecord], dict[str, tuple[AccountRecord, dict[str, Any]]]]:
         try:
             text = self.path.read_text("utf-8")
-        except FileNotFoundError:
-            return {}
         except OSError as exc:
             raise StoreError(f"Cannot read {self.path}: {exc.strerror}.") from None
         try:
             data = json.loads(text)
             version = data.get("schema_version")
-            if not isinstance(version, int) or version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path} was written by a newer Tokendesk (schema {version}); it was left untouched."
-                )
-            records = [AccountRecord.from_json(a) for a in data.get("accounts", [])]
-        except StoreError:
-            raise
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raw_records = data.get("accounts", [])
+            if not isinstance(raw_records, list):
+                raise TypeError("accounts is not a list")
+        except (ValueError, TypeError, AttributeError) as exc:
             raise StoreError(
                 f"{self.path} is damaged ({type(exc).__name__}); it was left untouched so nothing is lost."
             ) from None
-        return {r.id: r for r in records}
+        if not isinstance(version, int) or version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path} was written by a newer Tokendesk (schema {version}); it was left untouched.")
+        records: dict[str, AccountRecord] = {}
+        damaged: dict[str, tuple[AccountRecord, dict[str, Any]]] = {}
+        specs: dict[str, ProviderSpec] = {}  # many accounts share a provider: build each spec once
+        for index, raw in enumerate(raw_records):
+            try:
+                record = AccountRecord.from_json(raw, specs)
+            except (TokendeskError, ValueError, TypeError, KeyError, AttributeError) as exc:
+                record = _damaged_record(raw, index, exc)
+                damaged[record.id] = (record, raw)
+            records[record.id] = record
+        return records, damaged
 
     def _write(self, records: dict[str, AccountRecord]) -> None:
+        def encode(record: AccountRecord) -> dict[str, Any]:
+            kept = self._damaged.get(record.id)
+            return kept[1] if kept is not None and kept[0] is record else record.to_json()
+
         payload = {
             "schema_version": SCHEMA_VERSION,
-            "accounts": [r.to_json() for r in sorted(records.values(), key=lambda r: r.created_at)],
+            "accounts": [encode(r) for r in sorted(records.values(), key=lambda r: r.created_at)],
         }
         # No indent: only the C encoder is fast enough for hundreds of accounts, and no human edits this file.
         text = json.dumps(payload, sort_keys=True, separators=(", ", ": "))
@@ -253,6 +317,9 @@ class AccountStore:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
+        self._records = records
+        self._damaged = {k: v for k, v in self._damaged.items() if records.get(k) is v[0]}
+        self._signature = self._stat()
 
     # --- public API -------------------------------------------------------------------------------
 
@@ -292,6 +359,8 @@ class AccountStore:
             records = self._read()
             if account_id not in records:
                 raise AccountNotFound("That account no longer exists.")
+            if account_id in self._damaged:
+                raise StoreError(records[account_id].last_error or "This account's record is damaged.")
             records[account_id] = updated = change(records[account_id])
             self._write(records)
         return updated
@@ -301,3 +370,34 @@ class AccountStore:
             records = self._read()
             if records.pop(account_id, None) is not None:
                 self._write(records)
+
+
+def _damaged_record(raw: Any, index: int, exc: Exception) -> AccountRecord:
+    """A read-only stand-in for a record that cannot be used, so it is listed with its reason and nothing else
+    breaks. Reconnecting it re-checks the provider (and fails with the same reason): disconnect it instead."""
+
+    def text(value: object, default: str) -> str:
+        return value if isinstance(value, str) and value else default
+
+    data: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    provider_data = data.get("provider")
+    provider_data = provider_data if isinstance(provider_data, dict) else {}
+    record_id = text(data.get("id"), f"damaged-{index}")
+    why = str(exc) if isinstance(exc, TokendeskError) else f"its stored record is damaged ({type(exc).__name__})"
+    try:
+        provider = ProviderSpec.from_json(provider_data, check=False)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        provider = ProviderSpec.from_json({}, check=False)
+    created = data.get("created_at")
+    return AccountRecord(
+        id=record_id,
+        name=text(data.get("name"), record_id),
+        provider=provider,
+        client_id=text(data.get("client_id"), ""),
+        scopes=(),
+        state=AccountState.CONFIG_ERROR,
+        created_at=float(created) if isinstance(created, int | float) else 0.0,
+        has_refresh_token=False,
+        last_error=f"This account cannot be used: {why.rstrip('.')}.",
+        advice="Disconnect it and connect it again.",
+    )

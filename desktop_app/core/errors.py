@@ -53,6 +53,10 @@ class NeedsSignIn(TokendeskError):
     exit_code = 3
 
 
+class DamagedKeychainItem(NeedsSignIn):
+    """The account's keychain item cannot be read as tokens; reconnecting writes a good one."""
+
+
 # --- token endpoint -----------------------------------------------------------------------------
 
 
@@ -135,6 +139,17 @@ class VaultUnavailable(VaultError):
 
 class VaultLocked(VaultError):
     """The keychain is locked and was not unlocked."""
+
+
+class RotationPending(VaultError):
+    """Another process holds the account's newest refresh token because the keychain refused it; the stored
+    one is spent, so nothing may be sent until that process saves it."""
+
+
+class LockBusy(TokendeskError):
+    """Another local process kept the account's lock too long (not the provider's doing)."""
+
+    exit_code = 4
 
 
 class StoreError(TokendeskError):

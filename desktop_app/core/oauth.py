@@ -11,10 +11,10 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 
-from .errors import MalformedResponse, TransientError
+from .errors import InvalidGrant, MalformedResponse, TransientError
 from .providers import ClientAuth, ProviderSpec, Quirk
 from .secrets import Secret
-from .tokens import TokenSet, parse_token_response, raise_for_error
+from .tokens import TokenSet, parse_body, parse_token_response, raise_for_error
 from .urls import check_endpoint
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,14 @@ async def refresh_grant(
     if Quirk.REFRESH_SENDS_SCOPE in spec.quirks and tokens.scopes:
         data["scope"] = " ".join(tokens.scopes)
     response = await _post(http, spec.token_endpoint, spec, client, data)
+    if response.status_code in (400, 401) and not _has_error_code(response):
+        # The same endpoint answered properly at sign-in, so a bare refusal of a refresh (Glewlwyd sends an
+        # empty 400 for a dead refresh token) means the grant was refused, not that the URL is wrong.
+        raise InvalidGrant(
+            f"{spec.display_name} refused the refresh without saying why (HTTP {response.status_code}).",
+            advice="The provider gave no reason; usually the sign-in expired or was revoked. Reconnect the account.",
+            status=response.status_code,
+        )
     try:
         return parse_token_response(response, spec, now=now, requested_scopes=tokens.scopes).with_previous(tokens)
     except MalformedResponse as exc:
@@ -117,6 +125,11 @@ async def refresh_grant(
         if rotated is not None and rotated != tokens.refresh_token.reveal():
             exc.rescued_tokens = replace(tokens, refresh_token=Secret(rotated))
         raise
+
+
+def _has_error_code(response: httpx.Response) -> bool:
+    body = parse_body(response)
+    return body is not None and isinstance(body.get("error"), str) and bool(body["error"])
 
 
 def _refresh_token_in(response: httpx.Response) -> str | None:

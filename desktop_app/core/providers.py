@@ -103,7 +103,9 @@ class ProviderSpec:
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ProviderSpec:
+    def from_json(cls, data: Mapping[str, Any], *, check: bool = True) -> ProviderSpec:
+        """`check=False` skips the endpoint rules: only for showing a stored record the rules now refuse
+        (`validated()` applies them again before anything is sent)."""
         known = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
         for name in ("default_scopes", "id_token_algs"):
@@ -114,7 +116,24 @@ class ProviderSpec:
         kwargs["quirks"] = frozenset(Quirk(q) for q in kwargs.get("quirks", ()) if q in Quirk._value2member_map_)
         kwargs["offline_access"] = OfflineAccess(kwargs.get("offline_access", "scope"))
         kwargs["client_auth"] = ClientAuth(kwargs.get("client_auth", "none"))
-        return cls(**kwargs)
+        if check:
+            return cls(**kwargs)
+        spec = object.__new__(cls)
+        for f in dataclasses.fields(cls):
+            if f.name in kwargs:
+                value = kwargs[f.name]
+            elif f.default is not dataclasses.MISSING:
+                value = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                value = f.default_factory()
+            else:
+                value = ""
+            object.__setattr__(spec, f.name, value)
+        return spec
+
+    def validated(self) -> ProviderSpec:
+        """This spec, checked against today's endpoint rules (raises InvalidEndpoint)."""
+        return dataclasses.replace(self)
 
 
 # --- presets ------------------------------------------------------------------------------------

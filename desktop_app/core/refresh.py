@@ -1,10 +1,19 @@
-"""The refresh engine: ahead of expiry, single flight in and across processes, rotation-safe, backing off."""
+"""The refresh engine: ahead of expiry, single flight in and across processes, rotation-safe, backing off.
+
+Failure model (see ARCHITECTURE.md): every attempt ends with the account valid, waiting for a `retry_at` in
+the future, or terminal; the background loop never re-plans an account without progress (a stalled account is
+held back in memory with growing delays); a rotated refresh token the keychain refused is marked in the
+metadata so no process spends the old one; shutdown lets a refresh that was sent reach the keychain.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+import hashlib
 import logging
+import os
 import random
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, replace
@@ -18,9 +27,11 @@ from .clock import Clock
 from .errors import (
     ClientConfigError,
     InvalidGrant,
+    LockBusy,
     MalformedResponse,
     NeedsSignIn,
     ProviderError,
+    RotationPending,
     StoreError,
     TokendeskError,
     TransientError,
@@ -35,22 +46,33 @@ log = logging.getLogger(__name__)
 
 Needs = Callable[[TokenSet, float], bool]
 
+DEFAULT_MIN_VALID_S = 60.0
+
 
 @dataclass(frozen=True)
 class RefreshPolicy:
     fraction: float = 0.75  # refresh once this share of the lifetime has passed ...
     min_margin_s: float = 60.0  # ... and at least this long before expiry
     max_jitter_s: float = 30.0  # spread refreshes so many accounts (and devices) do not fire at once
+    min_interval_s: float = 30.0  # never refresh in the background sooner than this after the last tokens
     backoff_base_s: float = 5.0
     backoff_cap_s: float = 900.0
     offline_cap_s: float = 60.0  # offline: keep probing often so we resume soon after the network returns
+    stall_cap_s: float = 60.0  # attempts that changed nothing (keychain locked, store unwritable)
     max_retry_after_s: float = 3600.0
     wake_interval_s: float = 30.0  # re-read the wall clock this often: suspend and clock jumps
     lock_timeout_s: float = 120.0
+    # Outlasts one refresh that was sent: two 20 s requests (the retry after a lost answer) and a keychain write.
+    drain_timeout_s: float = 75.0
     concurrency: int = 4
 
 
 class RefreshEngine:
+    """Hands out access tokens and keeps them fresh for every account in one store.
+
+    One engine per process. Other processes (a CLI call, a second app) are excluded per account by a file
+    lock; inside the process, one refresh per account is in flight at a time and every caller shares it."""
+
     def __init__(
         self,
         *,
@@ -62,6 +84,8 @@ class RefreshEngine:
         lock_dir: Path,
         policy: RefreshPolicy | None = None,
         rng: random.Random | None = None,
+        owner: str | None = None,
+        owner_alive: Callable[[str], bool] | None = None,
     ) -> None:
         self._store = store
         self._vault = vault
@@ -72,17 +96,22 @@ class RefreshEngine:
         self._lock_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._policy = policy or RefreshPolicy()
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._salt = self._rng.getrandbits(64).to_bytes(8, "big")  # jitter is derived, never stored
+        self._owner = owner or process_owner()
+        self._owner_alive = owner_alive or owner_is_alive
         self._cache: dict[str, VaultEntry] = {}
         self._unsaved: dict[str, VaultEntry] = {}  # rotated tokens the keychain refused to take
         self._inflight: dict[str, asyncio.Future[TokenSet]] = {}
-        self._jitter: dict[tuple[str, float], float] = {}
+        self._queued: set[str] = set()  # background attempts spawned and not finished (waiting for a slot too)
+        self._held: dict[str, tuple[float, int]] = {}  # stalled accounts: (not before, stalls in a row)
+        self._stopping = False
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(self._policy.concurrency)
         self._background: set[asyncio.Task[None]] = set()
 
     # --- public API -------------------------------------------------------------------------------
 
-    async def get_token(self, account_id: str, *, min_valid_s: float = 60.0) -> TokenSet:
+    async def get_token(self, account_id: str, *, min_valid_s: float = DEFAULT_MIN_VALID_S) -> TokenSet:
         """A token valid for `min_valid_s`, refreshing first if needed. A token issued after this call began
         is accepted even if shorter-lived: refreshing again could not do better."""
         asked_at = self._clock.now()
@@ -102,6 +131,7 @@ class RefreshEngine:
         wanted_s = _attainable(min_valid_s, entry.tokens)
         if entry.tokens.valid_for(asked_at) >= wanted_s:
             return entry.tokens
+        _honour_retry_at(record, asked_at)
         tokens = await self._single_flight(
             account_id, lambda t, now: t.valid_for(now) < _attainable(min_valid_s, t) and t.issued_at < asked_at
         )
@@ -113,6 +143,7 @@ class RefreshEngine:
         return tokens
 
     async def refresh_now(self, account_id: str) -> TokenSet:
+        """Refresh once, now, even while a retry is scheduled (the user asked)."""
         asked_at = self._clock.now()
         return await self._single_flight(account_id, lambda t, now: t.issued_at < asked_at)
 
@@ -125,18 +156,34 @@ class RefreshEngine:
         async with self._cross_process_lock(account_id):
             yield
 
-    async def drain(self, timeout_s: float = 30.0) -> None:
-        """Let refreshes in flight finish (a rotated token must reach the keychain) before shutting down."""
+    async def drain(self, timeout_s: float | None = None) -> None:
+        """Shut down: send nothing new, let refreshes that were sent reach the keychain, and try once more to
+        save rotated tokens the keychain refused. Bounded by the policy's drain timeout."""
+        self._stopping = True
+        deadline = asyncio.get_running_loop().time() + (timeout_s or self._policy.drain_timeout_s)
         flights = [asyncio.shield(f) for f in self._inflight.values()]
         if flights:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(*flights, return_exceptions=True), timeout_s)
+                await asyncio.wait_for(asyncio.gather(*flights, return_exceptions=True), self._left(deadline))
+        for account_id in list(self._unsaved):
+            try:
+                async with asyncio.timeout(self._left(deadline)):
+                    async with self._cross_process_lock(account_id, stoppable=False):
+                        await self._save_unsaved(account_id)
+            except (TokendeskError, TimeoutError) as exc:
+                log.error("a refreshed token of %s could not be saved before exit: %s", account_id, exc)
+
+    def _left(self, deadline: float) -> float:
+        return max(0.0, deadline - asyncio.get_running_loop().time())
 
     def forget(self, account_id: str) -> None:
+        """The account was removed or signed in again: drop everything kept about its old grant."""
         self._cache.pop(account_id, None)
         self._unsaved.pop(account_id, None)
+        self._held.pop(account_id, None)
 
     def remember(self, account_id: str, entry: VaultEntry) -> None:
+        self.forget(account_id)
         self._cache[account_id] = entry
         self.wake()
 
@@ -150,9 +197,21 @@ class RefreshEngine:
             return None
         if record.state in (AccountState.RETRYING, AccountState.ERROR) and record.retry_at is not None:
             return record.retry_at
-        if not record.has_refresh_token or record.expires_at is None or record.issued_at is None:
+        if record.expires_at is None or record.issued_at is None or not record.has_refresh_token:
             return None
-        return self._refresh_point(record.id, record.issued_at, record.expires_at)
+        return self._plan(record.id, record.issued_at, record.expires_at, record.refresh_expires_at)
+
+    def _plan(self, account_id: str, issued_at: float, expires_at: float, refresh_expires_at: float | None) -> float:
+        point = self._refresh_point(account_id, issued_at, expires_at)
+        if refresh_expires_at is None or refresh_expires_at > point:
+            return point
+        if refresh_expires_at > self._clock.now():
+            # The refresh token runs out first (an idle timeout): use it while it lasts, which often renews it.
+            early = refresh_expires_at - min(self._policy.min_margin_s, 0.25 * (refresh_expires_at - issued_at))
+            if early >= issued_at + self._policy.min_interval_s:
+                return early
+        # Nothing can renew the access token: act when it expires, to say the account needs sign-in.
+        return expires_at
 
     # --- background loop --------------------------------------------------------------------------
 
@@ -169,10 +228,13 @@ class RefreshEngine:
                     log.error("cannot read accounts: %s", exc)
                     records = []
                 for record in records:
-                    at = self.due_at(record)
-                    if at is None or record.id in self._inflight:
+                    if record.id in self._queued:
+                        continue
+                    at = self._next_attempt(record)
+                    if at is None:
                         continue
                     if at <= now:
+                        self._queued.add(record.id)  # before it waits for a slot: one task per account
                         self._spawn(self._background_refresh(record.id))
                     else:
                         next_at = min(next_at, at)
@@ -188,25 +250,52 @@ class RefreshEngine:
                 task.cancel()
             await asyncio.gather(*self._background, return_exceptions=True)
 
+    def _next_attempt(self, record: AccountRecord) -> float | None:
+        at = self.due_at(record)
+        held = self._held.get(record.id)
+        if at is None or held is None:
+            return at
+        return max(at, held[0])
+
     def _spawn(self, coro: Coroutine[object, object, None]) -> None:
         task = asyncio.ensure_future(coro)
         self._background.add(task)  # strong reference: the loop keeps only weak ones
         task.add_done_callback(self._background.discard)
 
     async def _background_refresh(self, account_id: str) -> None:
-        async with self._slots:
-            try:
-                await self._single_flight(account_id, lambda t, now: self._tokens_due(account_id, t, now))
-            except TokendeskError as exc:
-                log.info("background refresh of %s: %s", account_id, exc)
-            except Exception:
-                log.exception("background refresh of %s failed unexpectedly", account_id)
-        self.wake()
+        try:
+            async with self._slots:
+                try:
+                    await self._single_flight(account_id, lambda t, now: self._tokens_due(account_id, t, now))
+                except TokendeskError as exc:
+                    log.info("background refresh of %s: %s", account_id, exc)
+                except Exception:
+                    log.exception("background refresh of %s failed unexpectedly", account_id)
+                await self._check_progress(account_id)
+        finally:
+            self._queued.discard(account_id)
+            self.wake()
+
+    async def _check_progress(self, account_id: str) -> None:
+        """Hold back an account whose attempt left it due now (nothing was recorded, or nothing could be):
+        without this the loop would start it again at once, forever."""
+        try:
+            record: AccountRecord | None = await asyncio.to_thread(self._store.get, account_id)
+        except TokendeskError:
+            record = None
+        now = self._clock.now()
+        at = None if record is None else self.due_at(record)
+        if record is not None and (at is None or at > now):
+            self._held.pop(account_id, None)
+            return
+        stalls = self._held.get(account_id, (0.0, 0))[1] + 1
+        ceiling = min(self._policy.stall_cap_s, self._policy.backoff_base_s * 2 ** min(stalls - 1, 30))
+        self._held[account_id] = (now + self._rng.uniform(ceiling / 2, ceiling), stalls)
 
     def _tokens_due(self, account_id: str, tokens: TokenSet, now: float) -> bool:
         if tokens.expires_at is None:
             return False
-        return self._refresh_point(account_id, tokens.issued_at, tokens.expires_at) <= now
+        return self._plan(account_id, tokens.issued_at, tokens.expires_at, tokens.refresh_expires_at) <= now
 
     def _refresh_point(self, account_id: str, issued_at: float, expires_at: float) -> float:
         lifetime = max(0.0, expires_at - issued_at)
@@ -214,10 +303,13 @@ class RefreshEngine:
         # refreshed in a tight loop.
         margin = min(self._policy.min_margin_s, (1.0 - self._policy.fraction) * lifetime)
         point = min(issued_at + self._policy.fraction * lifetime, expires_at - margin)
-        key = (account_id, issued_at)
-        if key not in self._jitter:
-            self._jitter[key] = self._rng.uniform(0.0, min(self._policy.max_jitter_s, 0.05 * lifetime))
-        return max(issued_at, point - self._jitter[key])
+        jitter = self._jitter_share(account_id, issued_at) * min(self._policy.max_jitter_s, 0.05 * lifetime)
+        return max(issued_at + self._policy.min_interval_s, point - jitter)
+
+    def _jitter_share(self, account_id: str, issued_at: float) -> float:
+        """A share in [0, 1) fixed for one account's token set, derived rather than remembered."""
+        digest = hashlib.blake2b(f"{account_id}:{issued_at!r}".encode(), key=self._salt, digest_size=8).digest()
+        return int.from_bytes(digest, "big") / 2**64
 
     # --- one refresh ------------------------------------------------------------------------------
 
@@ -238,17 +330,19 @@ class RefreshEngine:
         return await asyncio.shield(flight)
 
     @contextlib.asynccontextmanager
-    async def _cross_process_lock(self, account_id: str) -> AsyncIterator[None]:
+    async def _cross_process_lock(self, account_id: str, *, stoppable: bool = True) -> AsyncIterator[None]:
         lock = FileLock(str(self._lock_dir / f"{account_id}.lock"), thread_local=False)
         deadline = asyncio.get_running_loop().time() + self._policy.lock_timeout_s
         # Poll instead of blocking a thread: a cancelled waiter must never acquire the lock later and keep it.
         while True:
+            if stoppable and self._stopping:
+                raise TransientError("Tokendesk is shutting down; nothing was sent.")
             try:
                 lock.acquire(timeout=0)
                 break
             except Timeout:
                 if asyncio.get_running_loop().time() > deadline:
-                    raise TransientError("Another Tokendesk process is stuck refreshing this account.") from None
+                    raise LockBusy("Another Tokendesk process is stuck refreshing this account.") from None
                 await asyncio.sleep(0.02)
         try:
             yield
@@ -271,9 +365,16 @@ class RefreshEngine:
         async with self._cross_process_lock(account_id):
             await self._save_unsaved(account_id)
             record = await asyncio.to_thread(self._store.get, account_id)
-            entry = await self._load(account_id)  # fresh: another process may have refreshed meanwhile
+            try:
+                entry = await self._load(account_id)  # fresh: another process may have refreshed meanwhile
+            except NeedsSignIn as exc:  # missing or damaged item: only a new sign-in brings tokens back
+                await self._needs_sign_in(account_id, str(exc), None)
+                raise
             tokens = entry.tokens
             assert tokens is not None
+            if record.issued_at != tokens.issued_at and not record.state.is_terminal:
+                # A process stopped between the keychain write and the metadata write: the keychain wins.
+                record = await self._adopt(account_id, tokens, "adopted the keychain's newer tokens")
             now = self._clock.now()
             if not needs(tokens, now):
                 return tokens
@@ -281,6 +382,8 @@ class RefreshEngine:
                 raise NeedsSignIn(_sign_in_message(record))
             if record.state is AccountState.CONFIG_ERROR:
                 raise ClientConfigError(_sign_in_message(record))
+            if record.rotation_pending is not None:
+                await self._rotation_pending(record)
             if tokens.refresh_token is None or (
                 tokens.refresh_expires_at is not None and tokens.refresh_expires_at <= now
             ):
@@ -289,41 +392,60 @@ class RefreshEngine:
                 reason = "The access token expired and there is no usable refresh token."
                 await self._needs_sign_in(account_id, reason, None)
                 raise NeedsSignIn(reason + " Reconnect the account.")
+            if self._stopping:
+                raise TransientError("Tokendesk is shutting down; nothing was sent.")
             await self._update(account_id, lambda r: r.apply(Event.REFRESH_STARTED))
-            client = Client(record.client_id, entry.client_secret)
             try:
-                new = await self._call(record, client, tokens)
+                return await self._send_and_keep(record, entry, tokens)
             except InvalidGrant as exc:
                 adopted = await self._adopt_if_rotated_elsewhere(account_id, tokens)
                 if adopted is not None:
                     return adopted
                 await self._needs_sign_in(account_id, str(exc), exc.advice)
                 raise
-            except TransientError as exc:
-                await self._retry_later(account_id, exc, Event.TRANSIENT_FAILURE, "retrying")
+            except Exception as exc:
+                try:
+                    await self._record_failure(account_id, exc)
+                except TokendeskError as also:
+                    log.error("could not record the failed refresh of %s: %s", account_id, also)
                 raise
-            except ClientConfigError as exc:
-                await self._config_rejected(account_id, str(exc))
-                raise
-            except MalformedResponse as exc:
-                if exc.rescued_tokens is not None:
-                    # Keep the rotated refresh token even though the rest of the answer was unusable.
-                    await self._vault.save(account_id, replace(entry, tokens=exc.rescued_tokens))
-                    self._cache[account_id] = replace(entry, tokens=exc.rescued_tokens)
-                await self._retry_later(account_id, exc, Event.FAILED, "error")
-                raise
-            except ProviderError as exc:
-                if exc.status is not None and 400 <= exc.status < 500:
-                    # An error the RFCs do not name, on a 4xx: retrying will not change the answer.
-                    await self._config_rejected(account_id, str(exc))
-                else:
-                    await self._retry_later(account_id, exc, Event.FAILED, "error")
-                raise
-            except TokendeskError as exc:
-                await self._retry_later(account_id, exc, Event.FAILED, "error")
-                raise
-            await self._store_new_tokens(account_id, entry, new)
+
+    async def _send_and_keep(self, record: AccountRecord, entry: VaultEntry, tokens: TokenSet) -> TokenSet:
+        """The sacred window: from the request to the keychain write. Shielded, so a cancelled caller (or a
+        signal's shutdown) cannot end it between the provider's answer and the save."""
+
+        async def window() -> TokenSet:
+            new = await self._call(record, Client(record.client_id, entry.client_secret), tokens)
+            await self._keep(record.id, entry, tokens, new)
+            now = self._clock.now()
+            await self._update(
+                record.id,
+                lambda r: r.apply(Event.REFRESH_SUCCEEDED).with_tokens(new, now).with_attempt(Attempt(now, "ok")),
+            )
             return new
+
+        task = asyncio.ensure_future(window())
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            # Keep the account's lock until the window closes: released now, another process would send the
+            # refresh token this one may be rotating.
+            await asyncio.wait({task}, timeout=self._policy.drain_timeout_s)
+            raise
+
+    async def _record_failure(self, account_id: str, exc: Exception) -> None:
+        if isinstance(exc, TransientError):
+            await self._retry_later(account_id, exc, Event.TRANSIENT_FAILURE, "retrying")
+        elif isinstance(exc, ClientConfigError) or (
+            isinstance(exc, ProviderError)
+            and not isinstance(exc, MalformedResponse)
+            and exc.status is not None
+            and 400 <= exc.status < 500
+        ):
+            # An error the RFCs do not name, on a 4xx: retrying will not change the answer.
+            await self._config_rejected(account_id, str(exc))
+        else:
+            await self._retry_later(account_id, exc, Event.FAILED, "error")
 
     async def _call(self, record: AccountRecord, client: Client, tokens: TokenSet) -> TokenSet:
         try:
@@ -335,28 +457,61 @@ class RefreshEngine:
             # rotation grace period (Okta, Auth0, Keycloak, Entra) still accept the old token now, not later.
             log.info("refresh of %s lost its answer; retrying at once with the same token", record.id)
             return await refresh_grant(self._http, record.provider, client, tokens, now=self._clock.now())
-
-    async def _store_new_tokens(self, account_id: str, entry: VaultEntry, new: TokenSet) -> None:
-        updated = replace(entry, tokens=new)
-        self._cache[account_id] = updated
-        try:
-            # The keychain first: a rotated refresh token must be safe before anyone uses the access token.
-            await self._vault.save(account_id, updated)
-        except VaultError as exc:
-            self._unsaved[account_id] = updated
-            await self._retry_later(account_id, exc, Event.FAILED, "error")
+        except MalformedResponse as exc:
+            if exc.rescued_tokens is not None:
+                # Keep the rotated refresh token even though the rest of the answer was unusable.
+                entry = await self._vault_entry(record.id)
+                await self._keep(record.id, entry, tokens, exc.rescued_tokens)
             raise
-        now = self._clock.now()
-        await self._update(
-            account_id,
-            lambda r: r.apply(Event.REFRESH_SUCCEEDED).with_tokens(new, now).with_attempt(Attempt(now, "ok")),
-        )
+
+    async def _vault_entry(self, account_id: str) -> VaultEntry:
+        entry = self._cache.get(account_id)
+        return entry if entry is not None else await self._load(account_id)
+
+    async def _keep(self, account_id: str, entry: VaultEntry, old: TokenSet, new: TokenSet) -> None:
+        """Save new tokens to the keychain before anyone uses them. If the keychain refuses a rotated refresh
+        token, keep it in memory and mark the account so no process spends the old one meanwhile."""
+        updated = replace(entry, tokens=new)
+        try:
+            await self._vault.save(account_id, updated)
+        except VaultError:
+            if new.refresh_token is not None and new.refresh_token != old.refresh_token:
+                self._unsaved[account_id] = self._cache[account_id] = updated
+                await self._update(account_id, lambda r: replace(r, rotation_pending=self._owner))
+            raise
+        self._cache[account_id] = updated
 
     async def _save_unsaved(self, account_id: str) -> None:
+        """Under the account's lock: put a rotated token the keychain refused earlier where it belongs."""
         pending = self._unsaved.get(account_id)
-        if pending is not None:
-            await self._vault.save(account_id, pending)
-            del self._unsaved[account_id]
+        if pending is None:
+            return
+        await self._vault.save(account_id, pending)
+        del self._unsaved[account_id]
+        assert pending.tokens is not None
+        await self._adopt(account_id, pending.tokens, "saved the refreshed tokens the keychain refused earlier")
+
+    async def _adopt(self, account_id: str, tokens: TokenSet, why: str) -> AccountRecord:
+        log.info("%s: %s", account_id, why)
+        now = self._clock.now()
+        return await self._update(account_id, lambda r: r.apply(Event.REFRESH_SUCCEEDED).with_tokens(tokens, now))
+
+    async def _rotation_pending(self, record: AccountRecord) -> None:
+        """A process holds this account's newest refresh token in memory: the keychain's is spent. (Had this
+        process still held it, `_save_unsaved` would have saved it and cleared the mark before we got here.)"""
+        owner = record.rotation_pending
+        assert owner is not None
+        if owner != self._owner and self._owner_alive(owner):
+            raise RotationPending(
+                f"{record.name}: a refreshed token is waiting for the keychain in another Tokendesk process; "
+                "nothing was sent. Try again once the keychain answers."
+            )
+        reason = (
+            "The refreshed tokens could not be saved to the keychain before the process holding them stopped; "
+            "the stored refresh token was already used."
+        )
+        await self._needs_sign_in(record.id, reason, None)
+        raise NeedsSignIn(reason + " Reconnect the account.")
 
     async def _adopt_if_rotated_elsewhere(self, account_id: str, used: TokenSet) -> TokenSet | None:
         latest = await self._vault.load(account_id)
@@ -364,10 +519,8 @@ class RefreshEngine:
             return None
         log.info("refresh token of %s was rotated by another process; adopting it", account_id)
         self._cache[account_id] = latest
-        new = latest.tokens
-        now = self._clock.now()
-        await self._update(account_id, lambda r: r.apply(Event.REFRESH_SUCCEEDED).with_tokens(new, now))
-        return new
+        await self._adopt(account_id, latest.tokens, "adopted a refresh token rotated elsewhere")
+        return latest.tokens
 
     async def _config_rejected(self, account_id: str, reason: str) -> None:
         now = self._clock.now()
@@ -390,16 +543,17 @@ class RefreshEngine:
         if before.state is not AccountState.NEEDS_SIGN_IN:
             self._bus.emit(NeedsSignInRaised(record, advice or reason))
 
-    async def _retry_later(self, account_id: str, exc: TokendeskError, event: Event, outcome: str) -> None:
+    async def _retry_later(self, account_id: str, exc: Exception, event: Event, outcome: str) -> None:
         now = self._clock.now()
         offline = isinstance(exc, TransientError) and exc.offline
         retry_after = exc.retry_after_s if isinstance(exc, TransientError) else None
+        text = str(exc) if isinstance(exc, TokendeskError) else f"Unexpected failure ({type(exc).__name__})."
 
         def change(r: AccountRecord) -> AccountRecord:
             delay = self.backoff_s(r.failures, retry_after=retry_after, offline=offline)
             return r.apply(
-                event, last_error=str(exc), retry_at=now + delay, failures=r.failures + 1, offline=offline
-            ).with_attempt(Attempt(now, outcome, str(exc)))
+                event, last_error=text, retry_at=now + delay, failures=r.failures + 1, offline=offline
+            ).with_attempt(Attempt(now, outcome, text))
 
         await self._update(account_id, change)
 
@@ -411,6 +565,23 @@ class RefreshEngine:
         if retry_after is not None:
             delay = max(delay, min(retry_after, self._policy.max_retry_after_s))
         return delay
+
+
+def _honour_retry_at(record: AccountRecord, now: float) -> None:
+    """The provider's clock binds every caller: a script asking during a backoff gets an answer at once,
+    without a request (an explicit refresh may still try once)."""
+    if record.state not in (AccountState.RETRYING, AccountState.ERROR) or record.retry_at is None:
+        return
+    wait_s = record.retry_at - now
+    if wait_s <= 0:
+        return
+    until = dt.datetime.fromtimestamp(record.retry_at, dt.UTC).strftime("%H:%M:%S UTC")
+    last = f" ({record.last_error.rstrip('.')})" if record.last_error else ""
+    raise TransientError(
+        f"{record.name}: the last refresh failed{last}; the next attempt is due at {until}, in {wait_s:.0f} s.",
+        retry_after_s=wait_s,
+        offline=record.offline,
+    )
 
 
 def _attainable(min_valid_s: float, tokens: TokenSet) -> float:
@@ -429,3 +600,36 @@ def _sign_in_message(record: AccountRecord) -> str:
         parts.append(record.advice)
     parts.append(f"Reconnect it (tokendesk reconnect {record.name!r}).")
     return " ".join(parts)
+
+
+# --- which process holds a rotated token ----------------------------------------------------------------
+
+
+def process_owner(pid: int | None = None) -> str:
+    """This process, named so that a reused pid is not mistaken for it: pid and start time (Linux)."""
+    pid = os.getpid() if pid is None else pid
+    return f"{pid}:{_start_ticks(pid)}"
+
+
+def owner_is_alive(owner: str) -> bool:
+    pid_text, _, started = owner.partition(":")
+    try:
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process now holds the pid; ours could not have
+    return not started or _start_ticks(pid) in ("", started)
+
+
+def _start_ticks(pid: int) -> str:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else ""

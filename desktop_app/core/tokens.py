@@ -124,7 +124,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # str.isdigit() alone accepts "²", which float() refuses
         return float(value)
     from email.utils import parsedate_to_datetime
 
@@ -135,7 +135,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
-def _body(response: httpx.Response) -> dict[str, Any] | None:
+def parse_body(response: httpx.Response) -> dict[str, Any] | None:
     """The response body as a dict (JSON, or form-encoded as GitHub answers by default), else None."""
     ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
     text = response.text
@@ -162,7 +162,7 @@ def raise_for_error(response: httpx.Response, spec: ProviderSpec, now: float) ->
         retry = parse_retry_after(response.headers.get("retry-after"), now)
         what = "is rate limiting requests" if status == 429 else "is having trouble"
         raise TransientError(f"{spec.display_name} {what} (HTTP {status}).", retry_after_s=retry, status=status)
-    body = _body(response)
+    body = parse_body(response)
     if body is None and status == 401:
         # RFC 6749 §5.2: client authentication failed, even when the server sends no JSON about it.
         raise ClientConfigError(
