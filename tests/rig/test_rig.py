@@ -259,3 +259,29 @@ def test_keychain(keychain: Keychain) -> None:
         keychain.unlock()
     assert keyring.get_password("tokendesk-rig", "alice") == "s3cret"
     keyring.delete_password("tokendesk-rig", "alice")
+
+
+def test_only_keyrings_own_leaked_connections_are_forgiven(keychain: Keychain) -> None:
+    """keyring leaks a D-Bus connection when the keychain is locked; the rig closes those, and only those."""
+    import gc
+    import warnings
+
+    from jeepney.io.blocking import open_dbus_connection
+
+    keychain.lock()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with pytest.raises(keyring.errors.KeyringLocked):
+                keyring.get_password("tokendesk-rig", "alice")
+            gc.collect()
+    finally:
+        keychain.unlock()
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+    # A connection to the same bus that anyone else leaks still warns (and so fails a test).
+    def leak() -> None:
+        open_dbus_connection(keychain.env["DBUS_SESSION_BUS_ADDRESS"])
+
+    with pytest.warns(ResourceWarning, match="unclosed <socket"):
+        leak()
