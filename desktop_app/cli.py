@@ -8,6 +8,8 @@ import datetime as dt
 import importlib
 import json
 import logging
+import math
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -103,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("name")
     t.add_argument(
         "--min-valid",
-        type=float,
+        type=_seconds,
         default=60.0,
         metavar="SECONDS",
         help="refresh unless the token stays valid this long (default 60)",
@@ -117,6 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("name")
     d.add_argument("--keep-grant", action="store_true", help="forget locally without revoking at the provider")
     return parser
+
+
+def _seconds(text: str) -> float:
+    """A finite, non-negative number of seconds (float() alone takes nan, inf and negatives)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number of seconds >= 0")
+    return value
 
 
 async def _no_browser(url: str) -> bool:
@@ -157,6 +170,17 @@ def _say_url(url: str) -> None:
     print(f"Sign in with your browser. If it did not open, visit:\n  {url}", file=sys.stderr, flush=True)
 
 
+class Stopped(Exception):
+    """A signal ended the command (after any refresh that was sent reached the keychain)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
 async def _run(args: argparse.Namespace, paths: AppPaths) -> int:
     from .core.flow import system_browser
     from .core.service import Service
@@ -164,28 +188,55 @@ async def _run(args: argparse.Namespace, paths: AppPaths) -> int:
     opener = _no_browser if getattr(args, "no_browser", False) else system_browser
     timeout = getattr(args, "timeout", 300.0)
     service = Service.create(paths, opener=opener, flow_timeout_s=timeout)
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+    received: list[int] = []
+
+    def stop(signum: int) -> None:
+        # Send nothing new, and end the command; aclose() below lets a refresh that was already sent reach
+        # the keychain (bounded) before the process exits. A second signal changes nothing.
+        if not received:
+            received.append(signum)
+            service.stop_sending()
+            main.cancel()
+
+    for signum in _STOP_SIGNALS:
+        loop.add_signal_handler(signum, stop, signum)
     try:
-        if args.command == "connect":
-            record = await service.connect(_connect_request(args), on_url=_say_url)
-            print(f"Connected {record.name} ({record.identity.label()}).")
-        elif args.command == "reconnect":
-            record = await service.reconnect(args.name, on_url=_say_url)
-            print(f"Reconnected {record.name} ({record.identity.label()}).")
-        elif args.command == "token":
-            tokens = await service.token(args.name, min_valid_s=args.min_valid)
-            print(f"Authorization: {tokens.authorization_header()}" if args.header else tokens.access_token.reveal())
-        elif args.command == "refresh":
-            tokens = await service.refresh(args.name)
-            until = _iso(tokens.expires_at) or "no expiry"
-            print(f"Refreshed {service.find(args.name).name}; the access token is valid until {until}.")
-        elif args.command == "disconnect":
-            name = service.find(args.name).name
-            result = await service.disconnect(args.name, keep_grant=args.keep_grant)
-            print(f"Disconnected {name}" + ("; the grant was revoked at the provider." if result.revoked else "."))
-            if result.note:
-                print(result.note, file=sys.stderr)
+        return await _command(args, service)
+    except asyncio.CancelledError:
+        if not received:
+            raise
+        raise Stopped(received[0]) from None
     finally:
-        await service.aclose()
+        try:
+            await service.aclose()
+        finally:
+            for signum in _STOP_SIGNALS:
+                loop.remove_signal_handler(signum)
+
+
+async def _command(args: argparse.Namespace, service: Any) -> int:
+    if args.command == "connect":
+        record = await service.connect(_connect_request(args), on_url=_say_url)
+        print(f"Connected {record.name} ({record.identity.label()}).")
+    elif args.command == "reconnect":
+        record = await service.reconnect(args.name, on_url=_say_url)
+        print(f"Reconnected {record.name} ({record.identity.label()}).")
+    elif args.command == "token":
+        tokens = await service.token(args.name, min_valid_s=args.min_valid)
+        print(f"Authorization: {tokens.authorization_header()}" if args.header else tokens.access_token.reveal())
+    elif args.command == "refresh":
+        tokens = await service.refresh(args.name)
+        until = _iso(tokens.expires_at) or "no expiry"
+        print(f"Refreshed {service.find(args.name).name}; the access token is valid until {until}.")
+    elif args.command == "disconnect":
+        name = service.find(args.name).name
+        result = await service.disconnect(args.name, keep_grant=args.keep_grant)
+        print(f"Disconnected {name}" + ("; the grant was revoked at the provider." if result.revoked else "."))
+        if result.note:
+            print(result.note, file=sys.stderr)
     return EXIT_OK
 
 
@@ -246,6 +297,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TokendeskError as exc:
         print(f"tokendesk: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Stopped as exc:
+        print(f"tokendesk: stopped by {exc}", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("tokendesk: interrupted", file=sys.stderr)
         return 130

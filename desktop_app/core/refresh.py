@@ -54,7 +54,7 @@ class RefreshPolicy:
     fraction: float = 0.75  # refresh once this share of the lifetime has passed ...
     min_margin_s: float = 60.0  # ... and at least this long before expiry
     max_jitter_s: float = 30.0  # spread refreshes so many accounts (and devices) do not fire at once
-    min_interval_s: float = 30.0  # never refresh in the background sooner than this after the last tokens
+    min_interval_s: float = 10.0  # never refresh in the background sooner than this after the last tokens
     backoff_base_s: float = 5.0
     backoff_cap_s: float = 900.0
     offline_cap_s: float = 60.0  # offline: keep probing often so we resume soon after the network returns
@@ -156,10 +156,14 @@ class RefreshEngine:
         async with self._cross_process_lock(account_id):
             yield
 
+    def stop(self) -> None:
+        """Send no new refresh from now on (shutting down); refreshes already sent still finish."""
+        self._stopping = True
+
     async def drain(self, timeout_s: float | None = None) -> None:
         """Shut down: send nothing new, let refreshes that were sent reach the keychain, and try once more to
         save rotated tokens the keychain refused. Bounded by the policy's drain timeout."""
-        self._stopping = True
+        self.stop()
         deadline = asyncio.get_running_loop().time() + (timeout_s or self._policy.drain_timeout_s)
         flights = [asyncio.shield(f) for f in self._inflight.values()]
         if flights:
@@ -285,12 +289,18 @@ class RefreshEngine:
             record = None
         now = self._clock.now()
         at = None if record is None else self.due_at(record)
-        if record is not None and (at is None or at > now):
+        if record is not None and (at is None or at > now) and not self._born_dead(record):
             self._held.pop(account_id, None)
             return
         stalls = self._held.get(account_id, (0.0, 0))[1] + 1
         ceiling = min(self._policy.stall_cap_s, self._policy.backoff_base_s * 2 ** min(stalls - 1, 30))
         self._held[account_id] = (now + self._rng.uniform(ceiling / 2, ceiling), stalls)
+
+    def _born_dead(self, record: AccountRecord) -> bool:
+        """Tokens too short-lived to use (`expires_in: 0`): refreshing again is no progress either."""
+        if record.expires_at is None or record.issued_at is None:
+            return False
+        return record.expires_at - record.issued_at < self._policy.min_interval_s
 
     def _tokens_due(self, account_id: str, tokens: TokenSet, now: float) -> bool:
         if tokens.expires_at is None:

@@ -13,13 +13,13 @@ from .accounts import AccountRecord, AccountStore, Attempt, Event, Identity
 from .agent import AgentServer, AgentToken
 from .clock import Clock, SystemClock
 from .discovery import discover
-from .errors import ProviderError, TransientError, UsageError
+from .errors import ProviderError, TokendeskError, TransientError, UsageError
 from .events import AccountChanged, AccountRemoved, EventBus
 from .flow import DEFAULT_TIMEOUT_S, BrowserOpener, SignIn, request_scopes, sign_in, system_browser
 from .oauth import Client, new_http_client, revoke
 from .paths import AppPaths
 from .providers import ClientAuth, OfflineAccess, ProviderSpec, preset
-from .refresh import RefreshEngine, RefreshPolicy
+from .refresh import DEFAULT_MIN_VALID_S, RefreshEngine, RefreshPolicy
 from .secrets import Secret
 from .tokens import TokenSet
 from .urls import check_endpoint
@@ -89,6 +89,10 @@ class Service:
     @classmethod
     def create(cls, paths: AppPaths | None = None, **kwargs: object) -> Service:
         return cls(paths=paths or AppPaths.default(), vault=Vault(), http=new_http_client(), **kwargs)  # type: ignore[arg-type]
+
+    def stop_sending(self) -> None:
+        """Shutting down (a signal): start no new refresh; those already sent still finish in aclose()."""
+        self.engine.stop()
 
     async def aclose(self) -> None:
         await self.engine.drain()
@@ -191,13 +195,15 @@ class Service:
 
     async def reconnect(self, name_or_id: str, *, on_url: Callable[[str], None] | None = None) -> AccountRecord:
         record = self.find(name_or_id)
+        spec = record.provider.validated()  # a record stored under older rules may name a refused endpoint
         entry = await self._vault.load(record.id)
         secret = entry.client_secret if entry else None
         client = Client(record.client_id, secret)
-        scopes = request_scopes(record.provider, record.requested_scopes or record.scopes)
-        result = await self._sign_in(record.provider, client, scopes, on_url)
+        scopes = request_scopes(spec, record.requested_scopes or record.scopes)
+        result = await self._sign_in(spec, client, scopes, on_url)
         identity = Identity.from_claims(result.claims)
         if record.identity.subject and identity.subject != record.identity.subject:
+            await self._revoke_quietly(record, VaultEntry(tokens=result.tokens, client_secret=secret))
             raise UsageError(
                 f"You signed in as {identity.label()}, but {record.name!r} belongs to {record.identity.label()}; "
                 "nothing was changed. Connect it as a new account instead."
@@ -205,6 +211,9 @@ class Service:
         new_entry = VaultEntry(tokens=result.tokens, client_secret=secret)
         now = self.clock.now()
         async with self.engine.exclusive(record.id):
+            # Before the new grant is saved: a rotated token of the old grant still waiting in memory must
+            # never be written over it. with_tokens() clears the metadata's rotation-pending mark.
+            self.engine.forget(record.id)
             await self._vault.save(record.id, new_entry)
             updated = await asyncio.to_thread(
                 self.store.update,
@@ -218,6 +227,16 @@ class Service:
         self.engine.remember(record.id, new_entry)
         self.bus.emit(AccountChanged(updated))
         return updated
+
+    async def _revoke_quietly(self, record: AccountRecord, entry: VaultEntry) -> None:
+        """A grant we will not keep (the wrong user signed in) must not stay alive at the provider."""
+        try:
+            result = await self._revoke(record, entry)
+        except TokendeskError as exc:
+            log.warning("could not revoke the unwanted grant: %s", exc)
+            return
+        if not result.revoked:
+            log.warning("the unwanted grant was not revoked: %s", result.note)
 
     async def _sign_in(
         self, spec: ProviderSpec, client: Client, scopes: tuple[str, ...], on_url: Callable[[str], None] | None
@@ -235,7 +254,7 @@ class Service:
 
     # --- tokens -----------------------------------------------------------------------------------
 
-    async def token(self, name_or_id: str, *, min_valid_s: float = 60.0) -> TokenSet:
+    async def token(self, name_or_id: str, *, min_valid_s: float = DEFAULT_MIN_VALID_S) -> TokenSet:
         return await self.engine.get_token(self.find(name_or_id).id, min_valid_s=min_valid_s)
 
     async def refresh(self, name_or_id: str) -> TokenSet:
