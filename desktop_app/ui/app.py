@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, QUrl, Signal
@@ -20,12 +21,13 @@ from desktop_app.core.paths import AppPaths
 
 from . import icons
 from .bridge import Bridge
+from .clipboard import TICK_MS as CLIPBOARD_TICK_MS
 from .clipboard import SecretClipboard
 from .model import AccountListModel
 from .settings import Settings
 from .single_instance import SingleInstance, instance_name
 from .tray import Tray
-from .window import MainWindow
+from .window import TICK_INTERVAL_MS, MainWindow
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -52,21 +54,43 @@ class QtOpener(QObject):
         return ok
 
 
+@dataclass(frozen=True)
+class UiTimers:
+    """The GUI's timer intervals, injectable so tests never wait on real seconds (0 = the test drives it)."""
+
+    window_tick_ms: int = TICK_INTERVAL_MS
+    clipboard_tick_ms: int = CLIPBOARD_TICK_MS
+    reload_debounce_ms: int = RELOAD_DEBOUNCE_MS
+
+
 class Controller(QObject):
     """Owns the window, tray, model and (once loaded) the service; nothing here talks to httpx or keyring."""
 
     quitting = Signal()
 
-    def __init__(self, paths: AppPaths, *, now: Callable[[], float] = time.time, settings: Settings | None = None):
+    def __init__(
+        self,
+        paths: AppPaths,
+        *,
+        now: Callable[[], float] = time.time,
+        settings: Settings | None = None,
+        timers: UiTimers | None = None,
+    ):
         super().__init__()
+        timers = timers or UiTimers()
         self.paths = paths
         self.store = AccountStore(paths.accounts_file)
         self.settings = settings or Settings(paths.config_dir / "tokendesk-ui.ini")
         self.model = AccountListModel(now)
-        self.clipboard = SecretClipboard(parent=self)
+        self.clipboard = SecretClipboard(parent=self, tick_interval_ms=timers.clipboard_tick_ms)
         self.tray = Tray(self)
         self.window = MainWindow(
-            model=self.model, settings=self.settings, clipboard=self.clipboard, tray=self.tray, now=now
+            model=self.model,
+            settings=self.settings,
+            clipboard=self.clipboard,
+            tray=self.tray,
+            now=now,
+            tick_interval_ms=timers.window_tick_ms,
         )
         self.bridge: Bridge | None = None
         self._done: asyncio.Future[None] | None = None
@@ -82,7 +106,7 @@ class Controller(QObject):
 
         self._reload_timer_ms = QTimer(self)
         self._reload_timer_ms.setSingleShot(True)
-        self._reload_timer_ms.setInterval(RELOAD_DEBOUNCE_MS)
+        self._reload_timer_ms.setInterval(timers.reload_debounce_ms)
         self._reload_timer_ms.timeout.connect(self.reload)
         self.watcher = QFileSystemWatcher(self)
         self.watcher.fileChanged.connect(self._files_changed)

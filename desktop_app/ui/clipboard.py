@@ -18,6 +18,9 @@ _SECRET_HINTS: dict[str, bytes] = {
 }
 
 
+TICK_MS = 1000
+
+
 def secret_mime_data(text: str) -> QMimeData:
     mime = QMimeData()
     mime.setText(text)
@@ -36,14 +39,17 @@ class SecretClipboard(QObject):
     countdown = Signal(int)
     cleared = Signal(bool)  # True: we cleared it; False: something else was copied meanwhile, left alone
 
-    def __init__(self, clipboard: QClipboard | None = None, parent: QObject | None = None) -> None:
+    def __init__(
+        self, clipboard: QClipboard | None = None, parent: QObject | None = None, *, tick_interval_ms: int = TICK_MS
+    ) -> None:
         super().__init__(parent)
         self._clipboard = clipboard or QGuiApplication.clipboard()
         self._held: bytes | None = None  # a digest, so the token itself does not linger here
         self._left_s = 0
+        # One tick is one second of the countdown; tests shorten the interval, or pass 0 and call tick().
         self._tick_timer_ms = QTimer(self)
-        self._tick_timer_ms.setInterval(1000)
-        self._tick_timer_ms.timeout.connect(self._tick)
+        self._tick_timer_ms.setInterval(tick_interval_ms)
+        self._tick_timer_ms.timeout.connect(self.tick)
 
     @property
     def seconds_left(self) -> int:
@@ -54,7 +60,8 @@ class SecretClipboard(QObject):
         self._held = _digest(text)
         self._left_s = clear_after_s
         if clear_after_s > 0:
-            self._tick_timer_ms.start()
+            if self._tick_timer_ms.interval() > 0:
+                self._tick_timer_ms.start()
             self.countdown.emit(self._left_s)
         else:
             self._tick_timer_ms.stop()
@@ -62,7 +69,15 @@ class SecretClipboard(QObject):
     def holds_ours(self) -> bool:
         return self._held is not None and _digest(self._clipboard.text(QClipboard.Mode.Clipboard)) == self._held
 
-    def _tick(self) -> None:
+    @property
+    def counting(self) -> bool:
+        """A copy is counting down to its clearing."""
+        return self._held is not None and self._left_s > 0
+
+    def tick(self) -> None:
+        """One second of the countdown passed (the timer calls this; with an interval of 0, the caller)."""
+        if not self.counting:
+            return
         if not self.holds_ours():
             self._stop()
             self.countdown.emit(0)

@@ -25,9 +25,12 @@ from desktop_app.core.paths import AppPaths
 from desktop_app.core.providers import preset
 from desktop_app.core.secrets import Secret
 from desktop_app.core.tokens import TokenSet
+from desktop_app.ui.app import UiTimers
 from desktop_app.ui.bridge import Bridge
 
 NOW = 1_800_000_000.0
+# No real-time Qt timers in widget tests: ticks are driven by the test, reloads wait one loop turn.
+DRIVEN = UiTimers(window_tick_ms=0, clipboard_tick_ms=0, reload_debounce_ms=0)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -228,7 +231,7 @@ def app_ctl(qloop: asyncio.AbstractEventLoop, paths: AppPaths, qtbot: Any) -> It
     """The app's controller (window, tray, model, clipboard) on a FakeService, engine started."""
     from desktop_app.ui.app import Controller
 
-    controller = Controller(paths, now=lambda: NOW)
+    controller = Controller(paths, now=lambda: NOW, timers=DRIVEN)
     qtbot.addWidget(controller.window)
     fake = FakeService()
 

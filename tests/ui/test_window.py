@@ -14,7 +14,7 @@ from desktop_app.core.events import AccountChanged, AccountRemoved
 from desktop_app.core.paths import AppPaths
 from desktop_app.ui.app import Controller
 from desktop_app.ui.model import Role
-from tests.ui.conftest import NOW, BackgroundErrors, FakeService, make_record, make_tokens, settle, until
+from tests.ui.conftest import DRIVEN, NOW, BackgroundErrors, FakeService, make_record, make_tokens, settle, until
 
 
 def test_empty_state_then_list(app_ctl: tuple[Controller, FakeService], qloop: asyncio.AbstractEventLoop) -> None:
@@ -37,7 +37,7 @@ def test_empty_state_then_list(app_ctl: tuple[Controller, FakeService], qloop: a
 
 def test_metadata_paints_before_any_service(paths: AppPaths, qtbot: Any) -> None:
     AccountStore(paths.accounts_file).add(make_record(3, AccountState.EXPIRING, expires_at=NOW + 235))
-    controller = Controller(paths, now=lambda: NOW)
+    controller = Controller(paths, now=lambda: NOW, timers=DRIVEN)
     qtbot.addWidget(controller.window)
     assert controller.bridge is None
     assert controller.model.index(0).data(Role.BADGE_TEXT) == "Expires in 4 min"
@@ -73,6 +73,46 @@ def test_copy_token_and_header(app_ctl: tuple[Controller, FakeService], qloop: a
             value = getattr(widget, getter, None)
             if callable(value):
                 assert token not in str(value())
+
+
+def test_copy_asks_for_five_minutes_by_default_and_counts_down(
+    app_ctl: tuple[Controller, FakeService], qloop: asyncio.AbstractEventLoop
+) -> None:
+    """The default: the token must stay valid 300 s (the service refreshes first otherwise), cleared after 45 s."""
+    controller, fake = app_ctl
+    fake.bus.emit(AccountChanged(make_record(1)))
+    token = "tok-" + "d" * 30
+    fake.tokens["acct1"] = make_tokens(token)
+
+    async def go() -> None:
+        controller.window.copy_action.trigger()
+        await settle(controller.bridge)
+
+    qloop.run_until_complete(go())
+    assert fake.token_calls == [("acct1", 300)]
+    clip = QGuiApplication.clipboard()
+    assert clip.text() == token
+    for _ in range(44):
+        controller.clipboard.tick()
+    assert controller.window.countdown_label.text() == "Clipboard clears in 1 s" and clip.text() == token
+    controller.clipboard.tick()
+    assert clip.text() == "" and controller.window.countdown_label.text() == ""
+
+
+def test_tick_moves_badges_with_the_clock(app_ctl: tuple[Controller, FakeService]) -> None:
+    controller, fake = app_ctl
+    clock = [NOW]
+    controller.window._now = controller.model._now = lambda: clock[0]
+    fake.bus.emit(AccountChanged(make_record(1, AccountState.EXPIRING, expires_at=NOW + 240)))
+    assert controller.model.index(0).data(Role.BADGE_TEXT) == "Expires in 4 min"
+    clock[0] += 61
+    assert controller.model.index(0).data(Role.BADGE_TEXT) == "Expires in 4 min"  # nothing moves on its own
+    clock[0] -= 61
+    for _ in range(61):  # a minute of one-second ticks, as the timer would give
+        clock[0] += 1
+        controller.window.tick()
+    assert controller.model.index(0).data(Role.BADGE_TEXT) == "Expires in 3 min"
+    assert fake.engine.wakes == 0  # steady ticks are no clock jump
 
 
 def test_copy_refuses_a_token_that_cannot_be_made_valid(
@@ -123,7 +163,7 @@ def test_disconnect_asks_first(app_ctl: tuple[Controller, FakeService], qloop: a
 def test_keychain_locked_shows_a_banner_and_waits(
     qloop: asyncio.AbstractEventLoop, paths: AppPaths, qtbot: Any
 ) -> None:
-    controller = Controller(paths, now=lambda: NOW)
+    controller = Controller(paths, now=lambda: NOW, timers=DRIVEN)
     qtbot.addWidget(controller.window)
     fake = FakeService()
     fake.probe_errors = [VaultLocked("locked"), VaultLocked("locked")]
@@ -160,17 +200,17 @@ def test_reloads_when_another_process_changes_accounts(
 def test_clock_jump_wakes_the_engine(app_ctl: tuple[Controller, FakeService]) -> None:
     controller, fake = app_ctl
     controller.window._now = lambda: NOW + 3600  # resumed after an hour
-    controller.window._tick()
+    controller.window.tick()
     assert fake.engine.wakes == 1
-    controller.window._tick()
+    controller.window.tick()
     assert fake.engine.wakes == 1
 
 
 def test_geometry_is_remembered(paths: AppPaths, qtbot: Any) -> None:
-    first = Controller(paths, now=lambda: NOW)
+    first = Controller(paths, now=lambda: NOW, timers=DRIVEN)
     qtbot.addWidget(first.window)
     first.window.resize(640, 410)
     first.window.save_state()
-    second = Controller(paths, now=lambda: NOW)
+    second = Controller(paths, now=lambda: NOW, timers=DRIVEN)
     qtbot.addWidget(second.window)
     assert (second.window.width(), second.window.height()) == (640, 410)
