@@ -6,12 +6,15 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from .errors import VaultError, VaultLocked, VaultUnavailable
+from .errors import DamagedKeychainItem, VaultError, VaultLocked, VaultUnavailable
 from .secrets import Secret
 from .tokens import TokenSet
 
@@ -32,6 +35,25 @@ SECURE_BACKENDS = frozenset(
     }
 )
 _WINDOWS_MAX_BLOB_BYTES = 2560  # Credential Manager's limit for one secret (CRED_MAX_CREDENTIAL_BLOB_SIZE)
+# Waits between tries when the keychain cannot be reached: three tries over about two seconds ride out a
+# keychain daemon slow to answer on a loaded machine, and still fail soon when it is really gone.
+RETRY_DELAYS_S = (0.5, 1.5)
+_LOCKED_MESSAGE = "The keychain is locked; unlock it (log in to your desktop session) and retry."
+# D-Bus errors that say the Secret Service did not answer or is not there (yet), not that it said no.
+_UNREACHABLE_DBUS_ERRORS = frozenset(
+    {
+        "org.freedesktop.DBus.Error.ServiceUnknown",
+        "org.freedesktop.DBus.Error.NameHasNoOwner",
+        "org.freedesktop.DBus.Error.NoReply",
+        "org.freedesktop.DBus.Error.Timeout",
+        "org.freedesktop.DBus.Error.TimedOut",
+        "org.freedesktop.DBus.Error.NoServer",
+        "org.freedesktop.DBus.Error.Disconnected",
+        "org.freedesktop.DBus.Error.LimitsExceeded",
+        "org.freedesktop.DBus.Error.Spawn.ExecFailed",
+        "org.freedesktop.DBus.Error.Spawn.ChildExited",
+    }
+)
 
 T = TypeVar("T")
 
@@ -65,7 +87,9 @@ class VaultEntry:
                 client_secret=Secret(secret) if secret else None,
             )
         except (ValueError, TypeError, KeyError, AttributeError):
-            raise VaultError("The keychain item for this account is damaged; reconnect the account.") from None
+            raise DamagedKeychainItem(
+                "The keychain item for this account is damaged; reconnect the account to replace it."
+            ) from None
 
 
 def _backend_name(obj: object) -> str:
@@ -85,15 +109,100 @@ def check_backend(backend: Any) -> None:
         )
 
 
-class Vault:
-    """Keychain access. Every keyring call runs on one worker thread, never on the event loop."""
+class _Unreachable(VaultUnavailable):
+    """The keychain did not answer or is not there (yet): worth another try."""
 
-    def __init__(self, *, service: str = SERVICE_NAME, timeout_s: float = 30.0, backend: Any = None) -> None:
+    def __init__(self, cause: str) -> None:
+        super().__init__(f"The keychain could not be reached ({cause}); is it running?")
+        self.cause = cause
+
+
+def _classify(exc: Exception) -> VaultError:
+    """Map a keyring/secretstorage/jeepney failure to unreachable (retried), locked or refused.
+
+    Only type names and D-Bus error names go into messages: exception texts may quote arguments."""
+    from keyring.errors import InitError, KeyringLocked
+
+    kind = type(exc).__name__
+    dbus_error = getattr(exc, "name", None) if kind == "DBusErrorResponse" else None
+    if (
+        isinstance(exc, KeyringLocked)
+        or kind in ("LockedException", "PromptDismissedException")  # secretstorage: locked, prompt dismissed
+        or dbus_error == "org.freedesktop.Secret.Error.IsLocked"
+        or "locked" in kind.lower()
+    ):
+        return VaultLocked(_LOCKED_MESSAGE)
+    if (
+        isinstance(exc, InitError | TimeoutError | OSError)  # OSError: the bus socket is missing or refuses
+        or kind == "SecretServiceNotAvailableException"
+        or dbus_error in _UNREACHABLE_DBUS_ERRORS
+    ):
+        return _Unreachable(dbus_error or kind)
+    return VaultUnavailable(f"The keychain refused the request ({dbus_error or kind}).")
+
+
+class _Worker:
+    """One daemon thread that runs keychain calls in order.
+
+    Not a ThreadPoolExecutor: Python joins those threads at exit, so one keychain call that never returns
+    (an unlock prompt nobody answers) would keep the process alive long after its timeout was reported."""
+
+    def __init__(self, name: str) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[[], T]) -> Future[T]:
+        future: Future[T] = Future()
+        self._jobs.put((fn, future))
+        return future
+
+    def stop(self) -> None:
+        """Cancel what has not started and let the thread end; never waits for a call in progress."""
+        with contextlib.suppress(queue.Empty):
+            while True:
+                job = self._jobs.get_nowait()
+                if job is not None:
+                    job[1].cancel()
+        self._jobs.put(None)
+
+    def _serve(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            fn, future = job
+            if not future.set_running_or_notify_cancel():
+                continue  # its caller gave up (timed out or was cancelled) before it started
+            try:
+                result = fn()
+            except BaseException as exc:  # handed to the caller, like an executor does
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+
+class Vault:
+    """Keychain access. Every keyring call runs on one worker thread, never on the event loop.
+
+    `timeout_s` bounds each operation, retries included. A keychain that cannot be reached is tried again
+    after each of `retry_delays_s`; a locked keychain or a refusal is final at once. `require_secure=False`
+    lets tests use an in-memory backend; by default only the OS keychains in SECURE_BACKENDS are used.
+    """
+
+    def __init__(
+        self,
+        *,
+        service: str = SERVICE_NAME,
+        timeout_s: float = 30.0,
+        backend: Any = None,
+        require_secure: bool = True,
+        retry_delays_s: Sequence[float] = RETRY_DELAYS_S,
+    ) -> None:
         self._service = service
         self._timeout_s = timeout_s
         self._backend = backend
-        self._checked = False
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokendesk-vault")
+        self._checked = not require_secure
+        self._retry_delays_s = tuple(retry_delays_s)
+        self._worker: _Worker | None = None
+        self._worker_lock = threading.Lock()
 
     def _keyring(self) -> Any:
         if self._backend is None:
@@ -105,35 +214,46 @@ class Vault:
             self._checked = True
         return self._backend
 
+    def _submit(self, fn: Callable[[], T]) -> Future[T]:
+        with self._worker_lock:
+            if self._worker is None:
+                self._worker = _Worker("tokendesk-vault")
+            return self._worker.submit(fn)
+
     async def _run(self, fn: Callable[[Any], T]) -> T:
         def call() -> T:
-            from keyring.errors import InitError, KeyringError, KeyringLocked, PasswordDeleteError
-
             try:
                 return fn(self._keyring())
             except VaultError:
                 raise
-            except KeyringLocked:
-                raise VaultLocked(
-                    "The keychain is locked; unlock it (log in to your desktop session) and retry."
-                ) from None
-            except PasswordDeleteError:
-                raise
-            except (InitError, KeyringError, RuntimeError, OSError) as exc:
-                raise VaultUnavailable(f"The keychain failed ({type(exc).__name__}); is it running?") from None
             except Exception as exc:
-                # secretstorage/jeepney D-Bus errors land here; their text may quote arguments, so drop it.
-                if "locked" in type(exc).__name__.lower():
-                    raise VaultLocked("The keychain is locked; unlock it and retry.") from None
-                raise VaultUnavailable(f"The keychain failed ({type(exc).__name__}).") from None
+                raise _classify(exc) from None
 
-        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        unreachable: _Unreachable | None = None
+        tries = 0
         try:
-            return await asyncio.wait_for(loop.run_in_executor(self._executor, call), self._timeout_s)
+            async with asyncio.timeout(self._timeout_s):
+                for delay_s in (*self._retry_delays_s, None):
+                    tries += 1
+                    try:
+                        return await asyncio.wrap_future(self._submit(call))
+                    except _Unreachable as exc:
+                        unreachable = exc
+                        if delay_s is None:
+                            break
+                        log.info("keychain not reachable (%s); trying again in %g s", exc.cause, delay_s)
+                        await asyncio.sleep(delay_s)
         except TimeoutError:
-            raise VaultLocked(
-                f"The keychain did not answer within {self._timeout_s:g} s; it may be waiting for you to unlock it."
-            ) from None
+            if unreachable is None:
+                raise VaultLocked(
+                    f"The keychain did not answer within {self._timeout_s:g} s; it may be waiting for you to unlock it."
+                ) from None
+        assert unreachable is not None
+        raise VaultUnavailable(
+            f"The keychain could not be reached ({unreachable.cause}; {tries} tries in "
+            f"{time.monotonic() - started:.1f} s); is it running?"
+        ) from None
 
     async def load(self, account_id: str) -> VaultEntry | None:
         text = await self._run(lambda kr: kr.get_password(self._service, account_id))
@@ -168,4 +288,8 @@ class Vault:
         await self._run(lambda kr: kr.get_password(self._service, "probe"))
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stop the worker without waiting for a call in progress; a later call starts a new one."""
+        with self._worker_lock:
+            worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.stop()

@@ -12,7 +12,7 @@ import keyring.backends.null
 import keyring.backends.SecretService
 import pytest
 
-from desktop_app.core.errors import VaultError, VaultLocked, VaultUnavailable
+from desktop_app.core.errors import DamagedKeychainItem, VaultLocked, VaultUnavailable
 from desktop_app.core.secrets import Secret
 from desktop_app.core.tokens import TokenSet
 from desktop_app.core.vault import Vault, VaultEntry, check_backend
@@ -74,9 +74,30 @@ async def test_locked_keychain_is_a_clear_error(vault: Vault, keychain: Keychain
 async def test_damaged_item_is_reported_not_guessed(vault: Vault) -> None:
     account = uuid.uuid4().hex
     keyring.set_password(vault._service, account, "{not json")
-    with pytest.raises(VaultError, match="damaged"):
+    with pytest.raises(DamagedKeychainItem, match="damaged; reconnect") as caught:
         await vault.load(account)
+    assert caught.value.exit_code == 3  # reconnecting is the fix, not the keychain
     await vault.delete(account)
+
+
+async def test_a_keychain_that_cannot_be_reached_is_tried_three_times(monkeypatch: pytest.MonkeyPatch) -> None:
+    tries: list[str] = []
+    original = keyring.backends.SecretService.Keyring.get_password
+
+    def spy(self: object, service: str, username: str) -> str | None:
+        tries.append(username)
+        return original(self, service, username)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(keyring.backends.SecretService.Keyring, "get_password", spy)
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/tokendesk/bus")
+    vault = Vault(backend=keyring.backends.SecretService.Keyring(), retry_delays_s=(0.01, 0.01))
+    try:
+        with pytest.raises(VaultUnavailable, match="could not be reached") as caught:
+            await vault.load("nobody")
+    finally:
+        vault.close()
+    assert len(tries) == 3
+    assert "3 tries" in str(caught.value) and "is it running" in str(caught.value)
 
 
 # No subclasses of keyring's backends here: keyring registers every subclass and would start offering them.
