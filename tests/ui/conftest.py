@@ -182,6 +182,8 @@ class FakeService:
         self.errors: dict[str, TokendeskError] = {}
         self.token_calls: list[tuple[str, float]] = []
         self.probe_errors: list[TokendeskError] = []
+        self.refresh_calls: list[str] = []
+        self.reconnect_calls: list[str] = []
         self.closed = False
 
     def agent_server(self) -> Any:
@@ -204,6 +206,14 @@ class FakeService:
         if name_or_id in self.errors:
             raise self.errors[name_or_id]
         return self.tokens[name_or_id]
+
+    async def refresh(self, name_or_id: str) -> None:
+        self.refresh_calls.append(name_or_id)
+
+    async def reconnect(self, account_id: str, *, on_url: Any = None) -> AccountRecord:
+        self.reconnect_calls.append(account_id)
+        await asyncio.Event().wait()  # the user never finishes signing in; the dialog's Cancel ends this
+        raise AssertionError("unreachable")
 
     async def aclose(self) -> None:
         self.closed = True
