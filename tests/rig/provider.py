@@ -186,8 +186,14 @@ class OidcProvider:
         result: dict[str, Any] = self._admin("GET", "stats")
         return result
 
+    def seen(self) -> dict[str, list[str]]:
+        """Every secret the token endpoint received or issued since reset(), by name: code, code_verifier,
+        client_secret (when posted in the form), refresh_token, access_token, id_token."""
+        result: dict[str, list[str]] = self._admin("GET", "seen")
+        return result
+
     def reset(self) -> None:
-        """Zero the counters (grants and tokens stay valid)."""
+        """Zero the counters and forget the secrets seen (grants and tokens stay valid)."""
         self._admin("POST", "reset")
 
     def revoke_all(self) -> int:

@@ -75,14 +75,33 @@ const zero = () => ({
   token: { authorization_code: 0, refresh_token: 0 }, token_errors: {}, token_requests: 0, revocation: 0,
 });
 let stats = zero();
+// Every secret value the token endpoint received or issued, so leak tests can search for each of them.
+const SECRET_PARAMS = ['code', 'code_verifier', 'client_secret', 'refresh_token'];
+const SECRET_ANSWERS = ['access_token', 'refresh_token', 'id_token'];
+const noneSeen = () => Object.fromEntries([...new Set([...SECRET_PARAMS, ...SECRET_ANSWERS])].map((k) => [k, []]));
+let seen = noneSeen();
+function remember(ctx) {
+  // The raw form: oidc-provider keeps client_secret out of its params.
+  const form = { ...(ctx.oidc?.body ?? {}), ...(ctx.oidc?.params ?? {}) };
+  for (const key of SECRET_PARAMS) if (form[key]) seen[key].push(String(form[key]));
+  const basic = /^Basic (.+)$/i.exec(ctx.get?.('authorization') ?? '');
+  if (basic) {
+    const pair = Buffer.from(basic[1], 'base64').toString();
+    seen.client_secret.push(decodeURIComponent(pair.slice(pair.indexOf(':') + 1).replace(/\+/g, ' ')));
+  }
+  const body = ctx.body && typeof ctx.body === 'object' ? ctx.body : {};
+  for (const key of SECRET_ANSWERS) if (body[key]) seen[key].push(String(body[key]));
+}
 let fault = { status: 0, count: 0, retryAfter: null, html: false };
 const grantIds = new Set();
 
 provider.on('grant.success', (ctx) => {
   const gty = ctx.oidc.params.grant_type;
   stats.token[gty] = (stats.token[gty] ?? 0) + 1;
+  remember(ctx);
 });
-provider.on('grant.error', (_ctx, err) => {
+provider.on('grant.error', (ctx, err) => {
+  remember(ctx);
   const code = err.error ?? 'server_error';
   stats.token_errors[code] = (stats.token_errors[code] ?? 0) + 1;
 });
@@ -115,7 +134,8 @@ server.on('request', (req, res) => {
     req.resume();
     const route = `${req.method} ${url.pathname}`;
     if (route === 'GET /__rig/stats') return sendJson(res, 200, stats);
-    if (route === 'POST /__rig/reset') { stats = zero(); return sendJson(res, 200, {}); }
+    if (route === 'GET /__rig/seen') return sendJson(res, 200, seen);
+    if (route === 'POST /__rig/reset') { stats = zero(); seen = noneSeen(); return sendJson(res, 200, {}); }
     if (route === 'POST /__rig/revoke-all') {
       return revokeAll().then((n) => sendJson(res, 200, { revoked: n }), (e) => sendJson(res, 500, { error: String(e) }));
     }
