@@ -182,7 +182,8 @@ class OidcProvider:
         return resp.json()
 
     def stats(self) -> dict[str, Any]:
-        """{"token": {grant_type: successes}, "token_errors": {error: n}, "token_requests": n, "revocation": n}."""
+        """{"token": {grant_type: successes}, "token_errors": {error: n}, "token_requests": n, "revocation": n,
+        "client_auth": {method: n}} (the method each token request used: client_secret_basic, _post or none)."""
         result: dict[str, Any] = self._admin("GET", "stats")
         return result
 
@@ -200,9 +201,17 @@ class OidcProvider:
         """Destroy every grant issued so far with its tokens; later refreshes get invalid_grant."""
         return int(self._admin("POST", "revoke-all")["revoked"])
 
-    def fail_token(self, status: int, count: int = 1, retry_after: int | str | None = None, html: bool = False) -> None:
-        """Answer the next `count` token-endpoint POSTs with `status` without reaching oidc-provider."""
-        params = {"status": str(status), "count": str(count)}
+    def fail_token(
+        self,
+        status: int,
+        count: int = 1,
+        retry_after: int | str | None = None,
+        html: bool = False,
+        error: str = "temporarily_unavailable",
+    ) -> None:
+        """Answer the next `count` token-endpoint POSTs with `status` and {"error": error} (or an HTML page)
+        without reaching oidc-provider."""
+        params = {"status": str(status), "count": str(count), "error": error}
         if retry_after is not None:
             params["retry_after"] = str(retry_after)
         if html:

@@ -213,6 +213,9 @@ def test_fail_token(oidc_provider: OidcProvider) -> None:
     stats = oidc_provider.stats()
     assert stats["token_requests"] == 3
     assert stats["token_errors"] == {"invalid_request": 1}
+    oidc_provider.fail_token(400, error="unauthorized_client")
+    refused = httpx.post(oidc_provider.token_endpoint, data={"grant_type": "refresh_token"})
+    assert (refused.status_code, refused.json()) == (400, {"error": "unauthorized_client"})
 
 
 def test_revocation_counted(oidc_provider: OidcProvider) -> None:

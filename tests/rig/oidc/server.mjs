@@ -73,6 +73,7 @@ const provider = new Provider(issuer, {
 
 const zero = () => ({
   token: { authorization_code: 0, refresh_token: 0 }, token_errors: {}, token_requests: 0, revocation: 0,
+  client_auth: {},
 });
 let stats = zero();
 // Every secret value the token endpoint received or issued, so leak tests can search for each of them.
@@ -85,6 +86,9 @@ function remember(ctx) {
   const form = { ...(ctx.oidc?.body ?? {}), ...(ctx.oidc?.params ?? {}) };
   for (const key of SECRET_PARAMS) if (form[key]) seen[key].push(String(form[key]));
   const basic = /^Basic (.+)$/i.exec(ctx.get?.('authorization') ?? '');
+  // How the client authenticated: oidc-provider accepts basic and post alike, so tests look here.
+  const method = basic ? 'client_secret_basic' : form.client_secret ? 'client_secret_post' : 'none';
+  stats.client_auth[method] = (stats.client_auth[method] ?? 0) + 1;
   if (basic) {
     const pair = Buffer.from(basic[1], 'base64').toString();
     seen.client_secret.push(decodeURIComponent(pair.slice(pair.indexOf(':') + 1).replace(/\+/g, ' ')));
@@ -92,7 +96,7 @@ function remember(ctx) {
   const body = ctx.body && typeof ctx.body === 'object' ? ctx.body : {};
   for (const key of SECRET_ANSWERS) if (body[key]) seen[key].push(String(body[key]));
 }
-let fault = { status: 0, count: 0, retryAfter: null, html: false };
+let fault = { status: 0, count: 0, retryAfter: null, html: false, error: 'temporarily_unavailable' };
 const grantIds = new Set();
 
 provider.on('grant.success', (ctx) => {
@@ -146,6 +150,7 @@ server.on('request', (req, res) => {
         count: Number(q.get('count') ?? 1),
         retryAfter: q.get('retry_after'),
         html: q.get('body') === 'html',
+        error: q.get('error') ?? 'temporarily_unavailable',
       };
       return sendJson(res, 200, {});
     }
@@ -163,7 +168,7 @@ server.on('request', (req, res) => {
         return res.end('<!DOCTYPE html><html><body><h1>Service Unavailable</h1></body></html>');
       }
       res.writeHead(fault.status, { ...headers, 'content-type': 'application/json' });
-      return res.end(JSON.stringify({ error: 'temporarily_unavailable' }));
+      return res.end(JSON.stringify({ error: fault.error }));
     }
   }
   if (req.method === 'POST' && url.pathname === '/token/revocation') stats.revocation += 1;
