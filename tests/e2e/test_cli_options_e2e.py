@@ -327,3 +327,68 @@ def test_log_level_from_the_environment(
         assert proc.stderr == ""  # the default, WARNING, says nothing on success
     log = (connected.home / "state" / "tokendesk" / "log" / "tokendesk.log").read_text()
     assert (" DEBUG " in log) is debug_lines
+
+
+# --- presets: what the provider would see -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "authorize", "redirect_host", "extra"),
+    [
+        (
+            ["--provider", "microsoft", "--tenant", "contoso.onmicrosoft.com"],
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/authorize",
+            "localhost",
+            {},
+        ),
+        (
+            ["--provider", "microsoft"],
+            "https://login.microsoftonline.com/common/oauth2/v2.0/authorize",
+            "localhost",
+            {},
+        ),
+        (
+            ["--provider", "keycloak", "--domain", "sso.example.com/auth", "--realm", "dev"],
+            "https://sso.example.com/auth/realms/dev/protocol/openid-connect/auth",
+            "127.0.0.1",
+            {},
+        ),
+        (
+            ["--provider", "okta", "--domain", "example.okta.com", "--server", "aus1"],
+            "https://example.okta.com/oauth2/aus1/v1/authorize",
+            "127.0.0.1",
+            {},
+        ),
+        (
+            ["--provider", "auth0", "--domain", "Example.EU.auth0.com"],
+            "https://example.eu.auth0.com/authorize",
+            "127.0.0.1",
+            {},
+        ),
+        (
+            ["--provider", "gitlab", "--domain", "gitlab.example.com"],
+            "https://gitlab.example.com/oauth/authorize",
+            "127.0.0.1",
+            {},
+        ),
+        (
+            ["--provider", "dropbox"],
+            "https://www.dropbox.com/oauth2/authorize",
+            "localhost",
+            {"token_access_type": "offline"},
+        ),
+    ],
+)
+def test_preset_parameters_reach_the_authorization_url(
+    cli: Cli, args: list[str], authorize: str, redirect_host: str, extra: dict[str, str]
+) -> None:
+    # No network is needed before the link: the printed URL is exactly what the provider would receive.
+    proc = cli.run("connect", *args, "--client-id", "cid-123", "--no-browser", "--timeout", "0.5")
+    assert proc.returncode == 1 and "No answer from the browser" in one_failure_line(proc)
+    url = printed_url(proc.stderr)
+    assert url.split("?")[0] == authorize
+    q = query(url)
+    assert q["client_id"] == "cid-123" and q["code_challenge_method"] == "S256"
+    assert httpx.URL(q["redirect_uri"]).host == redirect_host
+    assert extra.items() <= q.items()
+    assert cli.accounts() == []
