@@ -1,10 +1,12 @@
 import json
+from dataclasses import FrozenInstanceError, replace
 
 import httpx
 import pytest
 
 from desktop_app.core.errors import ClientConfigError, InvalidGrant, MalformedResponse, ProviderError, TransientError
 from desktop_app.core.providers import ProviderSpec, preset
+from desktop_app.core.secrets import Secret
 from desktop_app.core.tokens import TokenSet, parse_retry_after, parse_token_response
 
 NOW = 1_800_000_000.0
@@ -109,6 +111,8 @@ def test_round_trip_through_json() -> None:
         ({"access_token": "x" * 10, "token_type": "DPoP"}, "only Bearer"),
         ({"access_token": "x" * 10, "token_type": "Bearer", "expires_in": "soon"}, "invalid expires_in"),
         ({"access_token": "x" * 10, "token_type": "Bearer", "expires_in": -5}, "invalid expires_in"),
+        ({"access_token": "x" * 10, "token_type": "Bearer", "expires_in": True}, "invalid expires_in"),
+        ({"access_token": "x" * 10, "token_type": "Bearer", "expires_in": [300]}, "invalid expires_in"),
     ],
 )
 def test_malformed_token_responses(body: dict[str, object], message: str) -> None:
@@ -119,6 +123,49 @@ def test_malformed_token_responses(body: dict[str, object], message: str) -> Non
 def test_html_answer_is_named() -> None:
     with pytest.raises(MalformedResponse, match="HTML page"):
         parse_token_response(response(200, text="<!DOCTYPE html><p>Login</p>", ctype="text/html"), SPEC, now=NOW)
+
+
+def test_html_is_recognised_by_its_body_as_well() -> None:
+    # Mislabelled error pages (proxies, captive portals) are still named as HTML.
+    page = response(200, text="  <!DOCTYPE html><p>Login</p>", ctype="application/octet-stream")
+    with pytest.raises(MalformedResponse, match="HTML page"):
+        parse_token_response(page, SPEC, now=NOW)
+
+
+def test_absurd_lifetimes_are_capped_at_ten_years() -> None:
+    body = {"access_token": "x" * 10, "token_type": "Bearer", "expires_in": 10**12}
+    tokens = parse_token_response(response(200, body), SPEC, now=NOW)
+    assert tokens.expires_at == NOW + 10 * 365 * 86400
+
+
+def test_fresh_tokens_fill_gaps_from_the_previous_set() -> None:
+    previous = TokenSet(
+        access_token=Secret("at-old-0001"),
+        token_type="Bearer",
+        issued_at=NOW - 600,
+        expires_at=NOW - 300,
+        refresh_token=Secret("rt-old-0001"),
+        refresh_expires_at=NOW + 9000,
+    )
+    bare = TokenSet(access_token=Secret("at-new-0002"), token_type="Bearer", issued_at=NOW, expires_at=None)
+    filled = bare.with_previous(previous)
+    assert filled.refresh_token == Secret("rt-old-0001") and filled.refresh_expires_at == NOW + 9000
+    assert filled.expires_at == NOW + 300  # the previous lifetime, not eternity
+    full = TokenSet(
+        access_token=Secret("at-new-0002"),
+        token_type="Bearer",
+        issued_at=NOW,
+        expires_at=NOW + 60,
+        refresh_token=Secret("rt-new-0002"),
+    )
+    assert full.with_previous(previous) == full  # nothing is overwritten
+    assert bare.with_previous(replace(previous, expires_at=None)).expires_at is None
+
+
+def test_token_sets_are_immutable() -> None:
+    tokens = TokenSet(access_token=Secret("at-0001"), token_type="Bearer", issued_at=NOW, expires_at=None)
+    with pytest.raises(FrozenInstanceError):
+        tokens.access_token = Secret("other")  # type: ignore[misc]
 
 
 def test_garbage_answer_is_named() -> None:
@@ -156,12 +203,14 @@ def test_transient_statuses_carry_retry_after(status: int) -> None:
             response(status, text="<html>busy</html>", ctype="text/html", headers={"Retry-After": "17"}), SPEC, now=NOW
         )
     assert info.value.retry_after_s == 17
+    assert ("rate limiting" in str(info.value)) is (status == 429)
 
 
 def test_retry_after_http_date() -> None:
     from email.utils import formatdate
 
     assert parse_retry_after(formatdate(NOW + 10, usegmt=True), NOW) == pytest.approx(10, abs=1)
+    assert parse_retry_after(formatdate(NOW - 100, usegmt=True), NOW) == 0.0  # already past: at once
     assert parse_retry_after("nonsense", NOW) is None
     assert parse_retry_after(None, NOW) is None
 
@@ -253,6 +302,9 @@ def test_slack_quirks() -> None:
     assert tokens.access_token.reveal() == "xoxp-123456789"
     assert tokens.token_type == "user"
     assert tokens.scopes == ("search:read", "users:read")
+    # An answer with a token at the top (a bot token) keeps it; authed_user is only where the user token hides.
+    both = {"ok": True, "access_token": "xoxb-987654321", "token_type": "bot", "authed_user": {"id": "U1"}}
+    assert parse_token_response(response(200, both), spec, now=NOW).access_token.reveal() == "xoxb-987654321"
     with pytest.raises(InvalidGrant):
         parse_token_response(response(200, {"ok": False, "error": "invalid_refresh_token"}), spec, now=NOW)
     with pytest.raises(TransientError):
