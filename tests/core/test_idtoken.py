@@ -235,3 +235,57 @@ async def test_jwks_redirect_to_a_safe_place_is_followed(keys: Keys) -> None:
             keys.sign(), spec=SPEC, client_id="cid", nonce="n-1", jwks=JwksCache(http), now=NOW
         )
     assert claims["sub"] == "42"
+
+
+@pytest.mark.parametrize(
+    ("claims", "accepted"),
+    [
+        ({"exp": NOW - 120}, True),  # expired, but within the 120 s leeway for clock skew
+        ({"exp": NOW - 60}, True),
+        ({"exp": NOW - 121}, False),
+        ({"iat": NOW + 120, "exp": NOW + 400}, True),
+        ({"iat": NOW + 121, "exp": NOW + 400}, False),
+    ],
+)
+async def test_clock_leeway_is_exactly_two_minutes(keys: Keys, claims: dict[str, object], accepted: bool) -> None:
+    token = keys.sign(**claims)
+    if accepted:
+        assert (await check(keys, token))["sub"] == "42"
+    else:
+        with pytest.raises(IdTokenError, match=r"expired|future"):
+            await check(keys, token)
+
+
+async def test_keys_are_fetched_once_for_many_tokens(keys: Keys) -> None:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(keys.handler)) as http:
+        cache = JwksCache(http)
+        for _ in range(3):
+            await check(keys, keys.sign(), cache=cache)
+    assert keys.fetches == 1
+
+
+async def test_a_spec_without_jwks_cannot_check_an_id_token(keys: Keys) -> None:
+    from dataclasses import replace
+
+    with pytest.raises(IdTokenError, match="no issuer or JWKS URI"):
+        await check(keys, keys.sign(), spec=replace(SPEC, jwks_uri=None))
+
+
+async def test_only_asymmetric_algorithms_are_accepted(keys: Keys) -> None:
+    from dataclasses import replace
+
+    from joserfc.jwk import ECKey, OctKey
+
+    # A provider listing only HS256 still gets its RS256 tokens checked with RS256 ...
+    assert (await check(keys, keys.sign(), spec=replace(SPEC, id_token_algs=("HS256",))))["sub"] == "42"
+    # ... and an HS256 token is never accepted, whatever its key.
+    secret = OctKey.import_key("a-shared-secret-that-is-long-enough-0123456789")
+    claims = {"iss": "https://id.example.com", "aud": "cid", "sub": "42", "exp": NOW + 300, "nonce": "n-1"}
+    hs256 = jwt.encode({"alg": "HS256"}, claims, secret)
+    with pytest.raises(IdTokenError, match="signature"):
+        await check(keys, hs256, spec=replace(SPEC, id_token_algs=("HS256", "RS256")))
+    # A provider that signs with ES256 only is checked with ES256.
+    ec = ECKey.generate_key("P-256", parameters={"kid": "e1"})
+    keys.extra = [ec.as_dict(private=False)]
+    es256 = jwt.encode({"alg": "ES256", "kid": "e1"}, claims, ec)
+    assert (await check(keys, es256, spec=replace(SPEC, id_token_algs=("ES256",))))["sub"] == "42"
