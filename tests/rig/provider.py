@@ -6,6 +6,7 @@ import json
 import os
 import selectors
 import shutil
+import ssl
 import subprocess
 import tempfile
 import time
@@ -56,10 +57,15 @@ class OidcProvider:
     localhost_redirect_uri = LOCALHOST_REDIRECT_URI
     scopes = SCOPES
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, *, preset: str | None = None) -> None:
+        """`preset="keycloak"`: a Keycloak realm look-alike over HTTPS (see server.mjs); `ca_file` is then
+        the certificate clients must trust (SSL_CERT_FILE for a CLI process)."""
         self._port = port
+        self._preset = preset
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr_path: Path | None = None
+        self._tls_dir: Path | None = None
+        self.ca_file: Path | None = None
         self.issuer = ""
 
     def start(self) -> Self:
@@ -84,6 +90,8 @@ class OidcProvider:
         fd, name = tempfile.mkstemp(prefix="tokendesk-oidc-", suffix=".log")
         self._stderr_path = Path(name)
         env = {**os.environ, "PORT": str(self._port)}
+        if self._preset is not None:
+            env.update(RIG_PRESET=self._preset, **self._certificate())
         self._proc = subprocess.Popen(
             [node, "server.mjs"],
             cwd=OIDC_DIR,
@@ -105,6 +113,25 @@ class OidcProvider:
             self.stop()
             raise RuntimeError(f"OIDC provider failed to start: {exc}\n--- node stderr ---\n{stderr}") from exc
         return self
+
+    def _certificate(self) -> dict[str, str]:
+        """A throwaway self-signed certificate for 127.0.0.1."""
+        if self._tls_dir is None:
+            self._tls_dir = Path(tempfile.mkdtemp(prefix="tokendesk-oidc-tls-"))
+            cert, key = self._tls_dir / "cert.pem", self._tls_dir / "key.pem"
+            subprocess.run(
+                [
+                    "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1",
+                ],
+                check=True,
+                capture_output=True,
+                timeout=30,
+            )  # fmt: skip
+            self.ca_file = cert
+        assert self.ca_file is not None
+        return {"TLS_CERT": str(self.ca_file), "TLS_KEY": str(self._tls_dir / "key.pem")}
 
     def _read_ready_line(self) -> str:
         assert self._proc is not None
@@ -145,6 +172,9 @@ class OidcProvider:
         if self._stderr_path is not None:
             self._stderr_path.unlink(missing_ok=True)
             self._stderr_path = None
+        if self._tls_dir is not None:
+            shutil.rmtree(self._tls_dir, ignore_errors=True)
+            self._tls_dir = self.ca_file = None
 
     def __enter__(self) -> Self:
         return self.start()
@@ -177,7 +207,10 @@ class OidcProvider:
     def _admin(self, method: str, path: str, params: dict[str, str] | None = None) -> Any:
         if not self.issuer:
             raise RuntimeError("OidcProvider is not started")
-        resp = httpx.request(method, f"{self.issuer}/__rig/{path}", params=params, timeout=10)
+        verify: ssl.SSLContext | bool = True
+        if self.ca_file is not None:
+            verify = ssl.create_default_context(cafile=str(self.ca_file))
+        resp = httpx.request(method, f"{self.issuer}/__rig/{path}", params=params, timeout=10, verify=verify)
         resp.raise_for_status()
         return resp.json()
 

@@ -1,7 +1,9 @@
 // Tokendesk test rig: a real oidc-provider on 127.0.0.1 plus test-only admin endpoints under /__rig/.
 // stdout carries exactly one line, {"issuer": ...}, once listening; everything else goes to stderr.
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 
 // oidc-provider prints its NOTICEs with console.info (stdout); keep stdout for the ready line only.
 console.log = console.error;
@@ -38,9 +40,31 @@ const ROTATING = new Set(['native-rotating', 'native-localhost', 'confidential-b
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: randomUUID(), alg: 'RS256', use: 'sig' };
 
-const server = createServer();
+// RIG_PRESET=keycloak imitates a Keycloak realm, so the keycloak preset can run end to end: HTTPS (with
+// the certificate in TLS_CERT/TLS_KEY), the issuer under /realms/rig, Keycloak's endpoint paths, and
+// refresh tokens without prompt=consent.
+const PRESETS = {
+  keycloak: {
+    prefix: '/realms/rig',
+    routes: {
+      authorization: '/protocol/openid-connect/auth',
+      token: '/protocol/openid-connect/token',
+      revocation: '/protocol/openid-connect/revoke',
+      userinfo: '/protocol/openid-connect/userinfo',
+      jwks: '/protocol/openid-connect/certs',
+    },
+  },
+};
+const preset = PRESETS[process.env.RIG_PRESET ?? ''] ?? { prefix: '', routes: {} };
+const TOKEN_PATH = preset.routes.token ?? '/token';
+const REVOCATION_PATH = preset.routes.revocation ?? '/token/revocation';
+
+const tls = process.env.TLS_CERT
+  ? { cert: readFileSync(process.env.TLS_CERT), key: readFileSync(process.env.TLS_KEY) }
+  : null;
+const server = tls ? createTlsServer(tls) : createServer();
 await new Promise((resolve) => server.listen(Number(process.env.PORT || 0), '127.0.0.1', resolve));
-const issuer = `http://127.0.0.1:${server.address().port}`;
+const issuer = `${tls ? 'https' : 'http'}://127.0.0.1:${server.address().port}${preset.prefix}`;
 
 const provider = new Provider(issuer, {
   clients,
@@ -60,10 +84,14 @@ const provider = new Provider(issuer, {
   ttl: { AccessToken: 300, IdToken: 300, RefreshToken: 86400 },
   // Same as the default, stated so the rig does not silently change with a future default.
   async issueRefreshToken(_ctx, client, code) {
+    if (process.env.RIG_PRESET) return client.grantTypeAllowed('refresh_token');  // Keycloak does by default
     return client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access');
   },
   rotateRefreshToken: (ctx) => ROTATING.has(ctx.oidc.client.clientId),
   pkce: { required: () => true },
+  routes: preset.routes,
+  // Under the issuer's path too, so every page of the sign-in stays below the mount point.
+  interactions: { url: (_ctx, interaction) => `${preset.prefix}/interaction/${interaction.uid}` },
   features: {
     devInteractions: { enabled: true },
     revocation: { enabled: true },
@@ -133,7 +161,12 @@ function sendJson(res, status, body) {
 
 const providerHandler = provider.callback();
 server.on('request', (req, res) => {
-  const url = new URL(req.url, issuer);
+  // Mounted under the issuer's path: oidc-provider reads the mount point from originalUrl.
+  if (preset.prefix && req.url.startsWith(preset.prefix)) {
+    req.originalUrl = req.url;
+    req.url = req.url.slice(preset.prefix.length) || '/';
+  }
+  const url = new URL(req.url, 'http://rig.invalid');
   if (url.pathname.startsWith('/__rig/')) {
     req.resume();
     const route = `${req.method} ${url.pathname}`;
@@ -156,7 +189,7 @@ server.on('request', (req, res) => {
     }
     return sendJson(res, 404, { error: 'unknown rig endpoint' });
   }
-  if (req.method === 'POST' && url.pathname === '/token') {
+  if (req.method === 'POST' && url.pathname === TOKEN_PATH) {
     stats.token_requests += 1;
     if (fault.count > 0) {
       fault.count -= 1;
@@ -171,7 +204,7 @@ server.on('request', (req, res) => {
       return res.end(JSON.stringify({ error: fault.error }));
     }
   }
-  if (req.method === 'POST' && url.pathname === '/token/revocation') stats.revocation += 1;
+  if (req.method === 'POST' && url.pathname === REVOCATION_PATH) stats.revocation += 1;
   return providerHandler(req, res);
 });
 
