@@ -314,3 +314,37 @@ def test_slack_quirks() -> None:
 def test_non_bearer_token_type_is_a_quirk_not_the_default() -> None:
     with pytest.raises(MalformedResponse):
         parse_token_response(response(200, {"access_token": "x" * 10, "token_type": "user"}), SPEC, now=NOW)
+
+
+def test_answers_without_json_or_error_code_are_still_classified() -> None:
+    # RFC 6749 §5.2: a bare 401 means the client credentials were refused.
+    with pytest.raises(ClientConfigError, match="client credentials"):
+        parse_token_response(response(401, text="", ctype="text/plain"), SPEC, now=NOW)
+    # Some other JSON on a 4xx is an error, not tokens.
+    with pytest.raises(ProviderError, match="http_400"):
+        parse_token_response(response(400, {"detail": "nope"}), SPEC, now=NOW)
+    # Slack's "ok": false with no error name is still an error.
+    with pytest.raises(ProviderError):
+        parse_token_response(response(200, {"ok": False, "access_token": "xoxp-123456789"}), preset("slack"), now=NOW)
+
+
+def test_empty_strings_are_no_tokens_and_zero_lifetimes_are_allowed() -> None:
+    body = {"access_token": "x" * 10, "token_type": "Bearer", "refresh_token": "", "id_token": "", "expires_in": 0}
+    tokens = parse_token_response(response(200, body), SPEC, now=NOW)
+    assert tokens.refresh_token is None and tokens.id_token is None
+    assert tokens.expires_at == NOW  # already expired, but a valid answer
+
+
+def test_validity_and_repr() -> None:
+    tokens = TokenSet(
+        access_token=Secret("at-0001"),
+        token_type="Bearer",
+        issued_at=NOW,
+        expires_at=NOW + 300,
+        refresh_token=Secret("rt-0001"),
+    )
+    assert tokens.valid_for(NOW + 100) == 200
+    assert tokens.lifetime_s == 300
+    assert "has_refresh=True" in repr(tokens)
+    assert "has_refresh=False" in repr(replace(tokens, refresh_token=None))
+    assert replace(tokens, expires_at=None).valid_for(NOW) == float("inf")
