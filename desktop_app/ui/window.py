@@ -307,9 +307,12 @@ class MainWindow(QMainWindow):
 
     def attach(self, bridge: Bridge) -> None:
         self.bridge = bridge
-        bridge.taskFailed.connect(lambda what, text: self.show_message(text))
+        bridge.taskFailed.connect(self._task_failed)  # bound: dropped when this window is deleted
         bridge.keychainWaiting.connect(self._keychain_waiting)
         self._update_actions()
+
+    def _task_failed(self, what: str, text: str) -> None:
+        self.show_message(text)
 
     def _keychain_waiting(self, waiting: bool) -> None:
         if waiting:
