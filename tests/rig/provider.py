@@ -58,8 +58,8 @@ class OidcProvider:
     scopes = SCOPES
 
     def __init__(self, port: int = 0, *, preset: str | None = None) -> None:
-        """`preset="keycloak"`: a Keycloak realm look-alike over HTTPS (see server.mjs); `ca_file` is then
-        the certificate clients must trust (SSL_CERT_FILE for a CLI process)."""
+        """`preset="keycloak"`, `"okta"` or `"auth0"`: a look-alike of that server over HTTPS (see server.mjs);
+        `ca_file` is then the certificate clients must trust (SSL_CERT_FILE for a CLI process)."""
         self._port = port
         self._preset = preset
         self._proc: subprocess.Popen[bytes] | None = None
@@ -210,7 +210,8 @@ class OidcProvider:
         verify: ssl.SSLContext | bool = True
         if self.ca_file is not None:
             verify = ssl.create_default_context(cafile=str(self.ca_file))
-        resp = httpx.request(method, f"{self.issuer}/__rig/{path}", params=params, timeout=10, verify=verify)
+        url = f"{self.issuer.rstrip('/')}/__rig/{path}"  # Auth0's issuer ends with a slash
+        resp = httpx.request(method, url, params=params, timeout=10, verify=verify)
         resp.raise_for_status()
         return resp.json()
 

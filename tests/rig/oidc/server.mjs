@@ -40,9 +40,9 @@ const ROTATING = new Set(['native-rotating', 'native-localhost', 'confidential-b
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: randomUUID(), alg: 'RS256', use: 'sig' };
 
-// RIG_PRESET=keycloak imitates a Keycloak realm, so the keycloak preset can run end to end: HTTPS (with
-// the certificate in TLS_CERT/TLS_KEY), the issuer under /realms/rig, Keycloak's endpoint paths, and
-// refresh tokens without prompt=consent.
+// RIG_PRESET=keycloak|okta|auth0 imitates that server, so its preset can run end to end: HTTPS (with the
+// certificate in TLS_CERT/TLS_KEY), the issuer where the preset expects it (under /realms/rig, under
+// /oauth2/default, or with a trailing slash), its endpoint paths, and refresh tokens without prompt=consent.
 const PRESETS = {
   keycloak: {
     prefix: '/realms/rig',
@@ -52,6 +52,21 @@ const PRESETS = {
       revocation: '/protocol/openid-connect/revoke',
       userinfo: '/protocol/openid-connect/userinfo',
       jwks: '/protocol/openid-connect/certs',
+    },
+  },
+  okta: {
+    prefix: '/oauth2/default',
+    routes: {
+      authorization: '/v1/authorize', token: '/v1/token', revocation: '/v1/revoke', userinfo: '/v1/userinfo',
+      jwks: '/v1/keys',
+    },
+  },
+  auth0: {
+    prefix: '',
+    issuerSuffix: '/',
+    routes: {
+      authorization: '/authorize', token: '/oauth/token', revocation: '/oauth/revoke', userinfo: '/userinfo',
+      jwks: '/.well-known/jwks.json',
     },
   },
 };
@@ -64,7 +79,7 @@ const tls = process.env.TLS_CERT
   : null;
 const server = tls ? createTlsServer(tls) : createServer();
 await new Promise((resolve) => server.listen(Number(process.env.PORT || 0), '127.0.0.1', resolve));
-const issuer = `${tls ? 'https' : 'http'}://127.0.0.1:${server.address().port}${preset.prefix}`;
+const issuer = `${tls ? 'https' : 'http'}://127.0.0.1:${server.address().port}${preset.prefix}${preset.issuerSuffix ?? ''}`;
 
 const provider = new Provider(issuer, {
   clients,
