@@ -1,7 +1,7 @@
-"""Presets through a real sign-in, refresh, token and disconnect: `--provider keycloak`, `okta` and `auth0`
-against the rig imitating each (HTTPS, the issuer where the preset expects it, the server's paths, refresh
-tokens without prompt=consent). The other presets have fixed hosts (Google, Microsoft, GitHub, Slack,
-Dropbox); their URLs are checked in test_cli_options_e2e.py and their quirks in tests/core."""
+"""Presets through a real sign-in, refresh, token and disconnect: `--provider keycloak`, `okta`, `auth0`
+and `gitlab` against the rig imitating each (HTTPS, the issuer where the preset expects it, the server's
+paths, refresh tokens without prompt=consent). The other presets have fixed hosts (Google, Microsoft,
+GitHub, Slack, Dropbox); their URLs are checked in test_cli_options_e2e.py and their quirks in tests/core."""
 
 from __future__ import annotations
 
@@ -22,11 +22,13 @@ PRESET_ARGS = {
     "keycloak": ("--realm", "rig"),
     "okta": (),  # --server defaults to "default"
     "auth0": (),
+    "gitlab": (),
 }
 AUTHORIZE_PATHS = {
     "keycloak": "/realms/rig/protocol/openid-connect/auth",
     "okta": "/oauth2/default/v1/authorize",
     "auth0": "/authorize",
+    "gitlab": "/oauth/authorize",
 }
 
 

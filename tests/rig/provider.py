@@ -58,8 +58,8 @@ class OidcProvider:
     scopes = SCOPES
 
     def __init__(self, port: int = 0, *, preset: str | None = None) -> None:
-        """`preset="keycloak"`, `"okta"` or `"auth0"`: a look-alike of that server over HTTPS (see server.mjs);
-        `ca_file` is then the certificate clients must trust (SSL_CERT_FILE for a CLI process)."""
+        """`preset="keycloak"`, `"okta"`, `"auth0"` or `"gitlab"`: a look-alike of that server over HTTPS (see
+        server.mjs); `ca_file` is then the certificate clients must trust (SSL_CERT_FILE for a CLI process)."""
         self._port = port
         self._preset = preset
         self._proc: subprocess.Popen[bytes] | None = None

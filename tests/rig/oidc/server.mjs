@@ -40,7 +40,7 @@ const ROTATING = new Set(['native-rotating', 'native-localhost', 'confidential-b
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: randomUUID(), alg: 'RS256', use: 'sig' };
 
-// RIG_PRESET=keycloak|okta|auth0 imitates that server, so its preset can run end to end: HTTPS (with the
+// RIG_PRESET=keycloak|okta|auth0|gitlab imitates that server, so its preset can run end to end: HTTPS (with the
 // certificate in TLS_CERT/TLS_KEY), the issuer where the preset expects it (under /realms/rig, under
 // /oauth2/default, or with a trailing slash), its endpoint paths, and refresh tokens without prompt=consent.
 const PRESETS = {
@@ -59,6 +59,13 @@ const PRESETS = {
     routes: {
       authorization: '/v1/authorize', token: '/v1/token', revocation: '/v1/revoke', userinfo: '/v1/userinfo',
       jwks: '/v1/keys',
+    },
+  },
+  gitlab: {
+    prefix: '',
+    routes: {
+      authorization: '/oauth/authorize', token: '/oauth/token', revocation: '/oauth/revoke', userinfo: '/oauth/userinfo',
+      jwks: '/oauth/discovery/keys',
     },
   },
   auth0: {
