@@ -176,6 +176,21 @@ class RefreshEngine:
                         await self._save_unsaved(account_id)
             except (TokendeskError, TimeoutError) as exc:
                 log.error("a refreshed token of %s could not be saved before exit: %s", account_id, exc)
+        await self._clear_stale_marks()
+
+    async def _clear_stale_marks(self) -> None:
+        """Marks this process set but could not take down (the store refused a write): once it exits, another
+        process would read them as a rotated token lost with it."""
+        try:
+            records = await asyncio.to_thread(self._store.all)
+            for record in records:
+                if record.rotation_pending == self._owner and record.id not in self._unsaved:
+                    await self._update(
+                        record.id,
+                        lambda r: replace(r, rotation_pending=None) if r.rotation_pending == self._owner else r,
+                    )
+        except TokendeskError as exc:
+            log.error("could not clear this process's refresh marks: %s", exc)
 
     def _left(self, deadline: float) -> float:
         return max(0.0, deadline - asyncio.get_running_loop().time())
@@ -392,7 +407,7 @@ class RefreshEngine:
                 raise NeedsSignIn(_sign_in_message(record))
             if record.state is AccountState.CONFIG_ERROR:
                 raise ClientConfigError(_sign_in_message(record))
-            if record.rotation_pending is not None:
+            if record.rotation_pending not in (None, self._owner):
                 await self._rotation_pending(record)
             if tokens.refresh_token is None or (
                 tokens.refresh_expires_at is not None and tokens.refresh_expires_at <= now
@@ -404,7 +419,11 @@ class RefreshEngine:
                 raise NeedsSignIn(reason + " Reconnect the account.")
             if self._stopping:
                 raise TransientError("Tokendesk is shutting down; nothing was sent.")
-            await self._update(account_id, lambda r: r.apply(Event.REFRESH_STARTED))
+            # The mark goes up before the request: until the answer is in the keychain (or the attempt failed
+            # without a rotation), this process may hold a newer refresh token than the keychain.
+            await self._update(
+                account_id, lambda r: replace(r.apply(Event.REFRESH_STARTED), rotation_pending=self._owner)
+            )
             try:
                 return await self._send_and_keep(record, entry, tokens)
             except InvalidGrant as exc:
@@ -486,8 +505,8 @@ class RefreshEngine:
             await self._vault.save(account_id, updated)
         except VaultError:
             if new.refresh_token is not None and new.refresh_token != old.refresh_token:
+                # The metadata's rotation-pending mark (set before the request) stays up until this is saved.
                 self._unsaved[account_id] = self._cache[account_id] = updated
-                await self._update(account_id, lambda r: replace(r, rotation_pending=self._owner))
             raise
         self._cache[account_id] = updated
 
@@ -507,18 +526,18 @@ class RefreshEngine:
         return await self._update(account_id, lambda r: r.apply(Event.REFRESH_SUCCEEDED).with_tokens(tokens, now))
 
     async def _rotation_pending(self, record: AccountRecord) -> None:
-        """A process holds this account's newest refresh token in memory: the keychain's is spent. (Had this
-        process still held it, `_save_unsaved` would have saved it and cleared the mark before we got here.)"""
+        """Another process was refreshing this account and may hold a newer refresh token than the keychain:
+        the keychain's may be spent, so it must not be sent."""
         owner = record.rotation_pending
         assert owner is not None
-        if owner != self._owner and self._owner_alive(owner):
+        if self._owner_alive(owner):
             raise RotationPending(
                 f"{record.name}: a refreshed token is waiting for the keychain in another Tokendesk process; "
                 "nothing was sent. Try again once the keychain answers."
             )
         reason = (
-            "The refreshed tokens could not be saved to the keychain before the process holding them stopped; "
-            "the stored refresh token was already used."
+            "A Tokendesk process stopped while refreshing this account, before the new tokens reached the "
+            "keychain; the stored refresh token may already be spent."
         )
         await self._needs_sign_in(record.id, reason, None)
         raise NeedsSignIn(reason + " Reconnect the account.")
@@ -536,9 +555,9 @@ class RefreshEngine:
         now = self._clock.now()
         await self._update(
             account_id,
-            lambda r: r.apply(Event.CONFIG_REJECTED, last_error=reason, retry_at=None).with_attempt(
-                Attempt(now, "config_error", reason)
-            ),
+            lambda r: r.apply(
+                Event.CONFIG_REJECTED, last_error=reason, retry_at=None, rotation_pending=self._holding(account_id, r)
+            ).with_attempt(Attempt(now, "config_error", reason)),
         )
 
     async def _needs_sign_in(self, account_id: str, reason: str, advice: str | None) -> None:
@@ -546,9 +565,9 @@ class RefreshEngine:
         before = await asyncio.to_thread(self._store.get, account_id)
         record = await self._update(
             account_id,
-            lambda r: r.apply(Event.GRANT_REJECTED, last_error=reason, advice=advice, retry_at=None).with_attempt(
-                Attempt(now, "needs_sign_in", reason)
-            ),
+            lambda r: r.apply(
+                Event.GRANT_REJECTED, last_error=reason, advice=advice, retry_at=None, rotation_pending=None
+            ).with_attempt(Attempt(now, "needs_sign_in", reason)),
         )
         if before.state is not AccountState.NEEDS_SIGN_IN:
             self._bus.emit(NeedsSignInRaised(record, advice or reason))
@@ -562,10 +581,22 @@ class RefreshEngine:
         def change(r: AccountRecord) -> AccountRecord:
             delay = self.backoff_s(r.failures, retry_after=retry_after, offline=offline)
             return r.apply(
-                event, last_error=text, retry_at=now + delay, failures=r.failures + 1, offline=offline
+                event,
+                last_error=text,
+                retry_at=now + delay,
+                failures=r.failures + 1,
+                offline=offline,
+                rotation_pending=self._holding(account_id, r),
             ).with_attempt(Attempt(now, outcome, text))
 
         await self._update(account_id, change)
+
+    def _holding(self, account_id: str, record: AccountRecord) -> str | None:
+        """The rotation-pending mark after a failed attempt: ours stays up only while we hold a rotated token
+        the keychain refused; another process's mark is never ours to clear."""
+        if record.rotation_pending == self._owner and account_id not in self._unsaved:
+            return None
+        return record.rotation_pending
 
     def backoff_s(self, failures: int, *, retry_after: float | None = None, offline: bool = False) -> float:
         """Exponential backoff with (floored) full jitter, capped; never sooner than the server's Retry-After."""
