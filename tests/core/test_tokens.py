@@ -348,3 +348,9 @@ def test_validity_and_repr() -> None:
     assert "has_refresh=True" in repr(tokens)
     assert "has_refresh=False" in repr(replace(tokens, refresh_token=None))
     assert replace(tokens, expires_at=None).valid_for(NOW) == float("inf")
+
+
+def test_a_non_text_error_description_is_dropped_not_fatal() -> None:
+    with pytest.raises(InvalidGrant) as info:
+        parse_token_response(response(400, {"error": "invalid_grant", "error_description": 42}), SPEC, now=NOW)
+    assert "42" not in str(info.value)
