@@ -287,8 +287,14 @@ class Service:
         return result
 
     async def _revoke(self, record: AccountRecord, entry: VaultEntry) -> DisconnectResult:
-        spec = record.provider
         assert entry.tokens is not None
+        try:
+            spec = record.provider.validated()  # never send a token to an endpoint today's rules refuse
+        except UsageError as exc:
+            return DisconnectResult(
+                revoked=False,
+                note=f"Not revoked at the provider ({exc}); remove the app's access in your account settings there.",
+            )
         if spec.revocation_endpoint is None:
             return DisconnectResult(
                 revoked=False,

@@ -45,6 +45,7 @@ from desktop_app.core.refresh import RefreshEngine, RefreshPolicy
 from desktop_app.core.secrets import Secret
 from desktop_app.core.tokens import TokenSet
 from desktop_app.core.vault import Vault, VaultEntry
+from tests.clock import SimClock
 from tests.core.conftest import SPEC
 
 settings.register_profile(
@@ -64,30 +65,10 @@ SETTLE_REAL_S = 10.0
 # --- the simulated world ----------------------------------------------------------------------------------
 
 
-class SimClock:
-    """Time moves only when the test says; knows how many loops are asleep (to tell when all went quiet)."""
-
-    def __init__(self) -> None:
-        self._now = 1_800_000_000.0
-        self._changed = asyncio.Event()
-        self.sleeping = 0
-
-    def now(self) -> float:
-        return self._now
-
-    def advance(self, seconds: float) -> None:
-        self._now += seconds
-        self._changed.set()
-
-    async def sleep(self, seconds: float) -> None:
-        deadline = self._now + seconds
-        self.sleeping += 1
-        try:
-            while self._now < deadline:
-                self._changed.clear()
-                await self._changed.wait()
-        finally:
-            self.sleeping -= 1
+def engines_quiet(clock: SimClock, engines: list[RefreshEngine]) -> bool:
+    """Every loop has seen the current time, planned, and sleeps; nothing is queued, in flight or waking it."""
+    busy = any(e._background or e._inflight or e._wake.is_set() for e in engines)
+    return not busy and clock.seen_everything(len(engines))
 
 
 @dataclass
@@ -328,17 +309,9 @@ class EngineUnderFaults(RuleBasedStateMachine):
             proc.engine.wake()  # what each loop's periodic re-read does: see what other processes wrote
 
         async def quiet() -> None:
-            deadline = self.loop.time() + SETTLE_REAL_S
-            while True:
-                await asyncio.sleep(0.002)
-                busy = any(p.engine._background or p.engine._inflight for p in self.processes)
-                if not busy and self.clock.sleeping == len(self.processes):
-                    await asyncio.sleep(0.005)  # a last look: a wake may have been set just now
-                    busy = any(p.engine._background or p.engine._inflight for p in self.processes)
-                    if not busy and self.clock.sleeping == len(self.processes):
-                        return
-                if self.loop.time() > deadline:
-                    raise AssertionError("the engines never went quiet: a background loop is spinning")
+            async with asyncio.timeout(SETTLE_REAL_S):  # a spinning loop never gets quiet
+                while not engines_quiet(self.clock, [p.engine for p in self.processes]):  # noqa: ASYNC110
+                    await asyncio.sleep(0.001)
 
         self.run(quiet())
         engines = len(self.processes)
