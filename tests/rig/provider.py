@@ -235,6 +235,25 @@ class OidcProvider:
         """Destroy every grant issued so far with its tokens; later refreshes get invalid_grant."""
         return int(self._admin("POST", "revoke-all")["revoked"])
 
+    def hold_token(self, count: int = 1) -> None:
+        """Let oidc-provider answer the next `count` token requests (rotating refresh tokens) but hold the
+        answers back until release()."""
+        self._admin("POST", "hold-token", {"count": str(count)})
+
+    def wait_held(self, timeout_s: float = 30.0) -> int:
+        """Block until a token answer is being held; the number held."""
+        url = f"{self.issuer.rstrip('/')}/__rig/held"
+        verify: ssl.SSLContext | bool = True
+        if self.ca_file is not None:
+            verify = ssl.create_default_context(cafile=str(self.ca_file))
+        resp = httpx.get(url, timeout=timeout_s, verify=verify)
+        resp.raise_for_status()
+        return int(resp.json()["held"])
+
+    def release(self) -> int:
+        """Send the held answers; how many there were."""
+        return int(self._admin("POST", "release")["released"])
+
     def fail_token(
         self,
         status: int,

@@ -147,6 +147,16 @@ function remember(ctx) {
   for (const key of SECRET_ANSWERS) if (body[key]) seen[key].push(String(body[key]));
 }
 let fault = { status: 0, count: 0, retryAfter: null, html: false, error: 'temporarily_unavailable' };
+// Hold back the next token answers after oidc-provider made them (a refresh token already rotated), until
+// /__rig/release: a client killed meanwhile never sees its new refresh token.
+let hold = { count: 0, held: [], waiters: [] };
+function holdAnswer(res) {
+  const end = res.end.bind(res);
+  res.end = (...args) => {
+    hold.held.push(() => end(...args));
+    for (const wake of hold.waiters.splice(0)) wake();
+  };
+}
 const grantIds = new Set();
 
 provider.on('grant.success', (ctx) => {
@@ -194,9 +204,31 @@ server.on('request', (req, res) => {
     const route = `${req.method} ${url.pathname}`;
     if (route === 'GET /__rig/stats') return sendJson(res, 200, stats);
     if (route === 'GET /__rig/seen') return sendJson(res, 200, seen);
-    if (route === 'POST /__rig/reset') { stats = zero(); seen = noneSeen(); return sendJson(res, 200, {}); }
+    if (route === 'POST /__rig/reset') {
+      stats = zero(); seen = noneSeen();
+      hold.count = 0;
+      for (const finish of hold.held.splice(0)) finish();
+      return sendJson(res, 200, {});
+    }
     if (route === 'POST /__rig/revoke-all') {
       return revokeAll().then((n) => sendJson(res, 200, { revoked: n }), (e) => sendJson(res, 500, { error: String(e) }));
+    }
+    if (route === 'POST /__rig/hold-token') {
+      hold.count = Number(url.searchParams.get('count') ?? 1);
+      return sendJson(res, 200, {});
+    }
+    if (route === 'GET /__rig/held') {
+      // Long poll: answers once an answer is held (or at once if one is).
+      const reply = () => sendJson(res, 200, { held: hold.held.length });
+      if (hold.held.length > 0) return reply();
+      hold.waiters.push(reply);
+      return undefined;
+    }
+    if (route === 'POST /__rig/release') {
+      const n = hold.held.length;
+      hold.count = 0;
+      for (const finish of hold.held.splice(0)) finish();
+      return sendJson(res, 200, { released: n });
     }
     if (route === 'POST /__rig/fail-token') {
       const q = url.searchParams;
@@ -213,6 +245,10 @@ server.on('request', (req, res) => {
   }
   if (req.method === 'POST' && url.pathname === TOKEN_PATH) {
     stats.token_requests += 1;
+    if (hold.count > 0) {
+      hold.count -= 1;
+      holdAnswer(res);
+    }
     if (fault.count > 0) {
       fault.count -= 1;
       req.resume();
