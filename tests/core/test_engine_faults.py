@@ -52,7 +52,11 @@ settings.register_profile(
     "ci", max_examples=150, stateful_step_count=25, deadline=None, suppress_health_check=list(HealthCheck)
 )
 settings.register_profile(
-    "thorough", max_examples=600, stateful_step_count=40, deadline=None, suppress_health_check=list(HealthCheck)
+    "thorough",
+    max_examples=int(os.environ.get("TOKENDESK_FAULT_EXAMPLES", "600")),
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
 )
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 
