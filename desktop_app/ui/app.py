@@ -24,6 +24,7 @@ from .bridge import Bridge
 from .clipboard import TICK_MS as CLIPBOARD_TICK_MS
 from .clipboard import SecretClipboard
 from .model import AccountListModel
+from .notifications import DesktopNotifications
 from .settings import Settings
 from .single_instance import SingleInstance, instance_name
 from .tray import Tray
@@ -75,7 +76,10 @@ class Controller(QObject):
         now: Callable[[], float] = time.time,
         settings: Settings | None = None,
         timers: UiTimers | None = None,
+        notifications: DesktopNotifications | None = None,
+        tray_available: bool | None = None,
     ):
+        """`notifications` defaults to the session bus's service; `tray_available` to asking Qt."""
         super().__init__()
         timers = timers or UiTimers()
         self.paths = paths
@@ -83,22 +87,27 @@ class Controller(QObject):
         self.settings = settings or Settings(paths.config_dir / "tokendesk-ui.ini")
         self.model = AccountListModel(now)
         self.clipboard = SecretClipboard(parent=self, tick_interval_ms=timers.clipboard_tick_ms)
-        self.tray = Tray(self)
+        # Ownership: the controller holds the window (a top-level widget) and nothing else holds the
+        # controller; the window owns the tray, so neither can outlive the other's use of it.
         self.window = MainWindow(
             model=self.model,
             settings=self.settings,
             clipboard=self.clipboard,
-            tray=self.tray,
+            tray=Tray(notifications=notifications or DesktopNotifications(), available=tray_available),
             now=now,
             tick_interval_ms=timers.window_tick_ms,
         )
+        self.tray = self.window.tray
         self.bridge: Bridge | None = None
         self._done: asyncio.Future[None] | None = None
         self._closing = False
         self._seen: tuple[int, int, int] | None = None
 
         self.tray.openRequested.connect(self._open_from_tray)
-        self.tray.copyRequested.connect(lambda account_id: self.window.copy_token(account_id))
+        self.tray.reconnectRequested.connect(self._reconnect_from_notification)
+        # Only bound methods here: a lambda capturing self, kept by a child's connection, would keep the
+        # controller (and every widget) alive forever.
+        self.tray.copyRequested.connect(self.window.copy_token)
         self.tray.refreshAllRequested.connect(self.window.refresh_all)
         self.tray.quitRequested.connect(self.quit)
         self.window.quitRequested.connect(self.quit)
@@ -166,7 +175,7 @@ class Controller(QObject):
         opener = QtOpener(self)
         service = Service.create(self.paths, opener=opener)
         bridge = self.attach(service)
-        opener.failed.connect(lambda _url: bridge.browserFailed.emit())
+        opener.failed.connect(bridge.browser_failed)
 
     def attach(self, service: Service) -> Bridge:
         bridge = Bridge(service, self)
@@ -188,6 +197,12 @@ class Controller(QObject):
         else:
             self.window.show_and_raise()
 
+    def _reconnect_from_notification(self, account_id: str) -> None:
+        self.window.select_account(account_id)
+        record = self.window.current_record()
+        if record is not None and record.id == account_id:  # the account may be gone by now
+            self.window.reconnect_current()
+
     def _wake_engine(self) -> None:
         if self.bridge is not None:
             self.bridge.wake()
@@ -202,13 +217,18 @@ class Controller(QObject):
         info = QNetworkInformation.instance()
         if info is None:
             return
+        info.reachabilityChanged.connect(self._reachability_changed)
 
-        def changed(reachability: QNetworkInformation.Reachability) -> None:
-            if reachability == QNetworkInformation.Reachability.Online:
-                log.info("network is back; refreshing due accounts")
-                self._wake_engine()
+    def _reachability_changed(self, reachability: Any) -> None:
+        from PySide6.QtNetwork import QNetworkInformation
 
-        info.reachabilityChanged.connect(changed)
+        if reachability == QNetworkInformation.Reachability.Online:
+            log.info("network is back; refreshing due accounts")
+            self._wake_engine()
+
+    def load_service_soon(self) -> None:
+        """After the first paint: the import of httpx and the keychain probe must not delay it."""
+        QTimer.singleShot(0, self.load_service)
 
     # --- lifetime ---------------------------------------------------------------------------------
 
@@ -232,6 +252,7 @@ class Controller(QObject):
         self._reload_timer_ms.stop()
         self.tray.hide()
         self.window.close()
+        await self.tray.aclose()
         if self.bridge is not None:
             await self.bridge.aclose()
 
@@ -292,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
 
         controller.window.firstPainted.connect(report)
     else:
-        controller.window.firstPainted.connect(lambda: QTimer.singleShot(0, controller.load_service))
+        controller.window.firstPainted.connect(controller.load_service_soon)
         controller.window.firstPainted.connect(controller.watch_network)
     controller.tray.show()
     if hidden and controller.tray.available:

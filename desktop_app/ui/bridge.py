@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 KEYCHAIN_RETRY_S = 10.0
 
 
+def _nothing() -> None:
+    pass
+
+
 class Bridge(QObject):
     accountChanged = Signal(object)  # AccountRecord
     accountRemoved = Signal(str)  # account id
@@ -48,6 +52,9 @@ class Bridge(QObject):
             self.accountRemoved.emit(event.account_id)
         elif isinstance(event, NeedsSignInRaised):
             self.needsSignIn.emit(event.record, event.reason)
+
+    def browser_failed(self, _url: str = "") -> None:
+        self.browserFailed.emit()
 
     # --- tasks ------------------------------------------------------------------------------------
 
@@ -142,7 +149,9 @@ class Bridge(QObject):
         self.service.engine.wake()
 
     async def aclose(self) -> None:
+        # The unsubscriber holds our bound method: drop it too, or bridge and service stay in a cycle.
         self._unsubscribe()
+        self._unsubscribe = _nothing
         if self._agent is not None:
             await self._agent.close()
             self._agent = None

@@ -68,7 +68,10 @@ class Field(QWidget):
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error.hide()
         layout.addWidget(self.error)
-        editor.textEdited.connect(lambda _t: self.set_error(None))
+        editor.textEdited.connect(self._edited)
+
+    def _edited(self, _text: str) -> None:
+        self.set_error(None)
 
     def set_error(self, text: str | None) -> None:
         if text:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QPainter
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
@@ -11,6 +14,9 @@ from desktop_app.core.accounts import AccountRecord
 from . import icons
 from .badges import Badge, Tone
 from .delegate import _LIGHT
+from .notifications import URGENCY_CRITICAL, URGENCY_NORMAL, DesktopNotifications
+
+log = logging.getLogger(__name__)
 
 NOTIFY_COALESCE_MS = 300  # needs-sign-in events this close together become one summary
 NOTIFY_TIMEOUT_MS = 10_000
@@ -38,24 +44,38 @@ def _tray_icon(worst: Badge | None) -> QIcon:
 
 
 class Tray(QObject):
+    """The tray icon when there is a tray, and the app's notifications whether or not there is one."""
+
     openRequested = Signal(str)  # account id, or "" for just the window
+    reconnectRequested = Signal(str)  # account id: a notification's Reconnect action
     copyRequested = Signal(str)  # account id
     refreshAllRequested = Signal()
     quitRequested = Signal()
-    notified = Signal(str, str)  # title, body: every notification shown (tests and the window banner listen)
+    notified = Signal(str, str, str)  # title, body, how ("desktop", "tray" or "none"): every notification
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        *,
+        notifications: DesktopNotifications | None = None,
+        available: bool | None = None,
+    ) -> None:
         super().__init__(parent)
-        self.available = QSystemTrayIcon.isSystemTrayAvailable()
+        self.available = QSystemTrayIcon.isSystemTrayAvailable() if available is None else available
+        self.notifications = notifications or DesktopNotifications(None)
+        self.notifications.setParent(self)
+        self.notifications.actionInvoked.connect(self._action_invoked)
         self._icon = QSystemTrayIcon(self)
         self._icon.setIcon(icons.app_icon())
         self._icon.setToolTip("Tokendesk")
         self._menu = QMenu()
+        self._menu.triggered.connect(self._menu_triggered)
         self._icon.setContextMenu(self._menu)
         self._icon.activated.connect(self._activated)
         self._icon.messageClicked.connect(self._message_clicked)
         self._pending: list[tuple[AccountRecord, str]] = []
         self._clicked_target = ""
+        self._sending: set[asyncio.Task[None]] = set()
         self._notify_timer_ms = QTimer(self)
         self._notify_timer_ms.setSingleShot(True)
         self._notify_timer_ms.setInterval(NOTIFY_COALESCE_MS)
@@ -82,22 +102,35 @@ class Tray(QObject):
             return  # only badges changed: the menu itself is the same
         self._entries = entries
         self._menu.clear()
-        self._action("Open Tokendesk", lambda: self.openRequested.emit(""))
+        self._action("Open Tokendesk", ("open", ""))
         self._menu.addSeparator()
         for record in records:
-            self._action(f"Copy token: {record.name}", lambda rid=record.id: self.copyRequested.emit(rid))
+            self._action(f"Copy token: {record.name}", ("copy", record.id))
         if records:
             self._menu.addSeparator()
-        refresh = self._action("Refresh all", self.refreshAllRequested.emit)
+        refresh = self._action("Refresh all", ("refresh_all", ""))
         refresh.setEnabled(bool(records))
         self._menu.addSeparator()
-        self._action("Quit", self.quitRequested.emit)
+        self._action("Quit", ("quit", ""))
 
-    def _action(self, text: str, slot: object) -> QAction:
+    def _action(self, text: str, what: tuple[str, str]) -> QAction:
+        # One bound slot on the menu dispatches on the action's data: a lambda per action, held by the
+        # menu, would keep this tray (and the window that owns it) alive forever.
         action = QAction(text, self._menu)
-        action.triggered.connect(slot)
+        action.setData(list(what))
         self._menu.addAction(action)
         return action
+
+    def _menu_triggered(self, action: QAction) -> None:
+        kind, account_id = action.data()
+        if kind == "open":
+            self.openRequested.emit("")
+        elif kind == "copy":
+            self.copyRequested.emit(account_id)
+        elif kind == "refresh_all":
+            self.refreshAllRequested.emit()
+        elif kind == "quit":
+            self.quitRequested.emit()
 
     def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason in (QSystemTrayIcon.ActivationReason.Trigger, QSystemTrayIcon.ActivationReason.DoubleClick):
@@ -118,28 +151,88 @@ class Tray(QObject):
         if len(pending) == 1:
             record, reason = pending[0]
             title = f"{record.name} needs sign-in"
-            body = f"{reason}\nClick to reconnect."
-        else:
-            names = [r.name for r, _ in pending]
-            title = f"{len(pending)} accounts need sign-in"
-            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-            body = f"{shown}.\nClick to open Tokendesk."
-        self._clicked_target = pending[0][0].id
-        self._show(title, body, QSystemTrayIcon.MessageIcon.Warning)
+            self._send(
+                title,
+                reason,
+                "Click to reconnect.",
+                tag=record.id,
+                actions=(("default", "Reconnect"), ("reconnect", "Reconnect")),
+                urgency=URGENCY_CRITICAL,
+            )
+            return
+        names = [r.name for r, _ in pending]
+        title = f"{len(pending)} accounts need sign-in"
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        self._send(
+            title,
+            f"{shown}.",
+            "Click to open Tokendesk.",
+            tag="",
+            actions=(("default", "Open Tokendesk"),),
+            urgency=URGENCY_CRITICAL,
+        )
 
     def notify(self, title: str, body: str) -> None:
         """An informational notification; clicking it just opens the window."""
-        self._clicked_target = ""
-        self._show(title, body, QSystemTrayIcon.MessageIcon.Information)
+        self._send(title, body, "", tag="", actions=(("default", "Open Tokendesk"),), urgency=URGENCY_NORMAL)
 
-    def _show(self, title: str, body: str, kind: QSystemTrayIcon.MessageIcon) -> None:
+    def _send(
+        self,
+        title: str,
+        body: str,
+        click_hint: str,
+        *,
+        tag: str,
+        actions: tuple[tuple[str, str], ...],
+        urgency: int,
+    ) -> None:
+        task = asyncio.ensure_future(self._deliver(title, body, click_hint, tag, actions, urgency))
+        self._sending.add(task)  # strong reference until it is sent
+        task.add_done_callback(self._sending.discard)
+
+    async def _deliver(
+        self, title: str, body: str, click_hint: str, tag: str, actions: tuple[tuple[str, str], ...], urgency: int
+    ) -> None:
+        # The desktop's notification service first: it works without a tray and has buttons. The tray's
+        # balloon only where that is all there is (a tray host, no service).
+        ok = False
+        try:
+            ok = await self.notifications.notify(title, body, tag=tag, actions=actions, urgency=urgency)
+        except Exception:
+            log.exception("sending a notification failed")
+        if ok and not self.notifications.actions_supported and click_hint:
+            log.debug("the notification service has no actions; the window shows the account")
+        if ok:
+            self.notified.emit(title, body, "desktop")
+            return
+        text = f"{body}\n{click_hint}" if click_hint else body
+        self._clicked_target = tag
         if self.available and self._icon.isVisible():
-            self._icon.showMessage(title, body, kind, NOTIFY_TIMEOUT_MS)
-        self.notified.emit(title, body)
+            kind = (
+                QSystemTrayIcon.MessageIcon.Warning
+                if urgency == URGENCY_CRITICAL
+                else QSystemTrayIcon.MessageIcon.Information
+            )
+            self._icon.showMessage(title, text, kind, NOTIFY_TIMEOUT_MS)
+            self.notified.emit(title, text, "tray")
+        else:
+            self.notified.emit(title, text, "none")
+
+    def _action_invoked(self, tag: str, action: str) -> None:
+        if action == "reconnect" or (action == "default" and tag):
+            self.reconnectRequested.emit(tag)
+        else:
+            self.openRequested.emit(tag)
 
     def _message_clicked(self) -> None:
         self.openRequested.emit(self._clicked_target)
 
     def simulate_message_click(self) -> None:
-        """What clicking the last notification does (the offscreen platform has no tray to click)."""
+        """What clicking the last balloon does (the offscreen platform has no tray to click)."""
         self._message_clicked()
+
+    async def aclose(self) -> None:
+        for task in list(self._sending):
+            task.cancel()
+        await asyncio.gather(*self._sending, return_exceptions=True)
+        await self.notifications.aclose()

@@ -149,13 +149,13 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.clipboard = clipboard
         self.tray = tray
+        tray.setParent(self)  # the window owns the tray: its close handling always has one to ask
         self._now = now
         self.bridge: Bridge | None = None
         self.preview = False  # screenshots: show the actions enabled without a service
         self.confirm: Callable[[QWidget, str, str, str], bool] = _ask
         self._painted = False
         self._quitting = False
-        self._dialogs: list[QWidget] = []
 
         self._build_actions()
         self._build_ui()
@@ -177,6 +177,7 @@ class MainWindow(QMainWindow):
         model.modelReset.connect(self._rows_changed)
         model.dataChanged.connect(self._data_changed)
         model.modelReset.connect(self._rows_changed)
+        tray.notified.connect(self._notified)
         clipboard.countdown.connect(self._clipboard_countdown)
         clipboard.cleared.connect(self._clipboard_cleared)
         self._rows_changed()
@@ -265,8 +266,9 @@ class MainWindow(QMainWindow):
         self.list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._context_menu)
-        self.list.activated.connect(lambda _index: self.details_current())
-        self.list.selectionModel().currentChanged.connect(lambda *_: self._update_actions())
+        # Bound slots only: a lambda capturing self in a child's connection keeps the window alive forever.
+        self.list.activated.connect(self._row_activated)
+        self.list.selectionModel().currentChanged.connect(self._current_changed)
         page_layout.addWidget(self.list, 1)
 
         buttons = QHBoxLayout()
@@ -297,6 +299,12 @@ class MainWindow(QMainWindow):
         self.countdown_label.setAccessibleName("Clipboard countdown")
         self.statusBar().addPermanentWidget(self.countdown_label)
         self.statusBar().setSizeGripEnabled(False)
+
+    def _row_activated(self, *_: Any) -> None:
+        self.details_current()
+
+    def _current_changed(self, *_: Any) -> None:
+        self._update_actions()
 
     def _restore_geometry(self) -> None:
         geometry = self.settings.geometry
@@ -393,6 +401,10 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text, timeout_ms)
         self.messageShown.emit(text)
 
+    def _notified(self, title: str, _body: str, _how: str) -> None:
+        # Also in the status bar: a notification can be missed, or there may be no way to show one.
+        self.show_message(f"{title}.", 30_000)
+
     def _clipboard_countdown(self, seconds_left: int) -> None:
         self.countdown_label.setText(f"Clipboard clears in {seconds_left} s" if seconds_left > 0 else "")
 
@@ -461,10 +473,14 @@ class MainWindow(QMainWindow):
 
         dialog = ConnectDialog(bridge, parent=self)
         self._keep(dialog)
-        dialog.connected.connect(lambda record: self._connected(record, "connected"))
+        dialog.connected.connect(self._connected)
         dialog.open()
 
-    def _connected(self, record: AccountRecord, verb: str) -> None:
+    def _connected(self, record: AccountRecord) -> None:
+        from .connect_dialog import ConnectDialog
+
+        dialog = self.sender()
+        verb = "reconnected" if isinstance(dialog, ConnectDialog) and dialog.reconnecting else "connected"
         self.model.upsert(record)
         self.select_account(record.id)
         self.show_message(f"{record.name} {verb}.")
@@ -478,13 +494,13 @@ class MainWindow(QMainWindow):
 
         dialog = ConnectDialog(bridge, reconnect=record, parent=self)
         self._keep(dialog)
-        dialog.connected.connect(lambda r: self._connected(r, "reconnected"))
+        dialog.connected.connect(self._connected)
         dialog.open()
 
-    def _keep(self, dialog: QWidget) -> None:
-        self._dialogs.append(dialog)
+    @staticmethod
+    def _keep(dialog: QWidget) -> None:
+        # The window (its Qt parent) keeps the dialog alive until it closes, then Qt deletes it.
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.destroyed.connect(lambda *_: self._dialogs.remove(dialog) if dialog in self._dialogs else None)
 
     def refresh_current(self) -> None:
         record = self.current_record()

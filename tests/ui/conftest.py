@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import re
@@ -27,6 +28,7 @@ from desktop_app.core.secrets import Secret
 from desktop_app.core.tokens import TokenSet
 from desktop_app.ui.app import UiTimers
 from desktop_app.ui.bridge import Bridge
+from desktop_app.ui.notifications import DesktopNotifications
 
 NOW = 1_800_000_000.0
 # No real-time Qt timers in widget tests: ticks are driven by the test, reloads wait one loop turn.
@@ -104,6 +106,28 @@ def background_errors(monkeypatch: pytest.MonkeyPatch) -> Iterator[BackgroundErr
     problems = guard.unexpected()
     if problems:
         pytest.fail("background failures nobody saw:\n" + "\n".join(problems), pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def qt_garbage(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Collects the test's garbage now, on the GUI thread, and fails a test that leaks a Controller.
+
+    A Qt object left to the cyclic garbage collector dies whenever and on whichever thread the collector
+    next runs, perhaps a worker thread in a much later test, where deleting a QObject can crash the
+    process: the prime suspect for the Qt tests crashing when they shared a process with the rest. The
+    app's own objects form no cycles at all (test_lifetime.py); this also catches a test's cycles
+    (a lambda capturing the controller, a traceback) before they reach another test.
+    """
+    from desktop_app.ui.app import Controller
+
+    before = {id(o) for o in gc.get_objects() if isinstance(o, Controller)}
+    yield
+    # The test's fixtures are torn down by now; pytest only drops its references to their values later.
+    request.node.funcargs.clear()
+    gc.collect()
+    leaked = sum(1 for o in gc.get_objects() if isinstance(o, Controller) and id(o) not in before)
+    if leaked:
+        pytest.fail(f"{leaked} Controller(s) outlived the test, even the garbage collector", pytrace=False)
 
 
 @pytest.fixture
@@ -241,7 +265,7 @@ def app_ctl(qloop: asyncio.AbstractEventLoop, paths: AppPaths, qtbot: Any) -> It
     """The app's controller (window, tray, model, clipboard) on a FakeService, engine started."""
     from desktop_app.ui.app import Controller
 
-    controller = Controller(paths, now=lambda: NOW, timers=DRIVEN)
+    controller = Controller(paths, now=lambda: NOW, timers=DRIVEN, notifications=DesktopNotifications(None))
     qtbot.addWidget(controller.window)
     fake = FakeService()
 

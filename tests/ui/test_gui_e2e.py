@@ -30,6 +30,7 @@ from desktop_app.core.vault import Vault
 from desktop_app.ui.app import Controller
 from desktop_app.ui.connect_dialog import CUSTOM, ConnectDialog
 from desktop_app.ui.model import Role
+from desktop_app.ui.notifications import DesktopNotifications
 from tests.clock import FakeClock
 from tests.rig.browser import RigBrowser
 from tests.rig.keychain import Keychain
@@ -113,10 +114,11 @@ async def running_gui(qtbot: Any, tmp_path: Path, http: httpx.AsyncClient | None
         policy=RefreshPolicy(max_jitter_s=0),
         flow_timeout_s=30,
     )
-    controller = Controller(paths, now=clock.now, timers=DRIVEN)
+    controller = Controller(paths, now=clock.now, timers=DRIVEN, notifications=DesktopNotifications(None))
     qtbot.addWidget(controller.window)
     gui = Gui(controller, service, clock, paths, consents=consents)
-    controller.tray.notified.connect(lambda title, body: gui.notes.append((title, body)))
+    notes = gui.notes  # the lambda must not capture gui: the tray would keep gui, and so the controller, alive
+    controller.tray.notified.connect(lambda title, body: notes.append((title, body)))
     await browser.start()
     try:
         bridge = controller.attach(service)

@@ -14,6 +14,7 @@ from desktop_app.core.events import AccountChanged, AccountRemoved
 from desktop_app.core.paths import AppPaths
 from desktop_app.ui.app import Controller
 from desktop_app.ui.model import Role
+from desktop_app.ui.notifications import DesktopNotifications
 from tests.ui.conftest import DRIVEN, NOW, BackgroundErrors, FakeService, make_record, make_tokens, settle, until
 
 
@@ -37,7 +38,7 @@ def test_empty_state_then_list(app_ctl: tuple[Controller, FakeService], qloop: a
 
 def test_metadata_paints_before_any_service(paths: AppPaths, qtbot: Any) -> None:
     AccountStore(paths.accounts_file).add(make_record(3, AccountState.EXPIRING, expires_at=NOW + 235))
-    controller = Controller(paths, now=lambda: NOW, timers=DRIVEN)
+    controller = Controller(paths, now=lambda: NOW, timers=DRIVEN, notifications=DesktopNotifications(None))
     qtbot.addWidget(controller.window)
     assert controller.bridge is None
     assert controller.model.index(0).data(Role.BADGE_TEXT) == "Expires in 4 min"
@@ -163,7 +164,7 @@ def test_disconnect_asks_first(app_ctl: tuple[Controller, FakeService], qloop: a
 def test_keychain_locked_shows_a_banner_and_waits(
     qloop: asyncio.AbstractEventLoop, paths: AppPaths, qtbot: Any
 ) -> None:
-    controller = Controller(paths, now=lambda: NOW, timers=DRIVEN)
+    controller = Controller(paths, now=lambda: NOW, timers=DRIVEN, notifications=DesktopNotifications(None))
     qtbot.addWidget(controller.window)
     fake = FakeService()
     fake.probe_errors = [VaultLocked("locked"), VaultLocked("locked")]
@@ -207,10 +208,10 @@ def test_clock_jump_wakes_the_engine(app_ctl: tuple[Controller, FakeService]) ->
 
 
 def test_geometry_is_remembered(paths: AppPaths, qtbot: Any) -> None:
-    first = Controller(paths, now=lambda: NOW, timers=DRIVEN)
+    first = Controller(paths, now=lambda: NOW, timers=DRIVEN, notifications=DesktopNotifications(None))
     qtbot.addWidget(first.window)
     first.window.resize(640, 410)
     first.window.save_state()
-    second = Controller(paths, now=lambda: NOW, timers=DRIVEN)
+    second = Controller(paths, now=lambda: NOW, timers=DRIVEN, notifications=DesktopNotifications(None))
     qtbot.addWidget(second.window)
     assert (second.window.width(), second.window.height()) == (640, 410)
