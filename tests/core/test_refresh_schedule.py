@@ -134,3 +134,23 @@ async def test_jitter_is_capped_at_five_percent_of_a_short_lifetime(make_engine:
         due = engine.due_at(account(100, account_id=f"short-{n:02d}"))
         assert due is not None
         assert ISSUED + 75 - 5 <= due <= ISSUED + 75
+
+
+@pytest.mark.parametrize(
+    ("refresh_expires_after_s", "due_after_s"),
+    [
+        (None, 2700),
+        (2701, 2700),  # the refresh token outlives the refresh point: nothing changes
+        (2700, 2640),  # it runs out at the point: use it 60 s before
+        (1000, 940),  # an idle timeout: use it while it lasts (that often renews it)
+        (100, 75),  # a short one: a quarter of its life ahead
+        (12, 3600),  # too short to act on in time: act at expiry, to say sign-in is needed
+        (0, 3600),  # already gone
+    ],
+)
+async def test_a_refresh_token_that_runs_out_first_is_used_while_it_lasts(
+    make_engine: Make, refresh_expires_after_s: int | None, due_after_s: int
+) -> None:
+    refresh_expires_at = None if refresh_expires_after_s is None else ISSUED + refresh_expires_after_s
+    record = replace(account(3600), refresh_expires_at=refresh_expires_at)
+    assert make_engine().due_at(record) == ISSUED + due_after_s
