@@ -251,7 +251,7 @@ class Controller(QObject):
     async def aclose(self) -> None:
         self._reload_timer_ms.stop()
         self.tray.hide()
-        self.window.close()
+        self.window.close_for_quit()
         await self.tray.aclose()
         if self.bridge is not None:
             await self.bridge.aclose()

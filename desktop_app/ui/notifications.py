@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import shiboken6
 from PySide6.QtCore import QObject, Signal
 
 from . import icons
@@ -100,6 +101,8 @@ class DesktopNotifications(QObject):
         with self._router.filter(rule, queue=queue):
             while True:
                 message = await queue.get()
+                if not shiboken6.isValid(self):  # deleted with its tray without aclose(): nobody listens
+                    return
                 member = message.header.fields.get(_MEMBER)
                 body = message.body
                 if member == "ActionInvoked" and len(body) == 2 and body[0] in self._tags:

@@ -1,4 +1,4 @@
-"""Preferences: tray behaviour, start at login, clipboard export times."""
+"""Preferences: running in the background, start at login, clipboard export times."""
 
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ class PreferencesDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 12, 12, 12)
         form = QFormLayout()
-        self.close_to_tray = QCheckBox("Keep running in the tray when the window is closed")
+        self.close_to_tray = QCheckBox("Keep running in the background when the window is closed")
         self.close_to_tray.setChecked(settings.close_to_tray)
-        self.autostart = QCheckBox("Start Tokendesk at login (in the tray)")
+        self.autostart = QCheckBox("Start Tokendesk at login (in the background)")
         self.autostart.setChecked(autostart.is_enabled())
         reason = autostart.unsupported_reason()
         if reason is not None:

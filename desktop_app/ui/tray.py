@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QPainter
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
@@ -186,7 +187,13 @@ class Tray(QObject):
         actions: tuple[tuple[str, str], ...],
         urgency: int,
     ) -> None:
-        task = asyncio.ensure_future(self._deliver(title, body, click_hint, tag, actions, urgency))
+        coro = self._deliver(title, body, click_hint, tag, actions, urgency)
+        try:
+            task = asyncio.ensure_future(coro)
+        except RuntimeError:  # no event loop: only a widget test without one gets here
+            coro.close()
+            self.notified.emit(title, f"{body}\n{click_hint}" if click_hint else body, "none")
+            return
         self._sending.add(task)  # strong reference until it is sent
         task.add_done_callback(self._sending.discard)
 
@@ -200,8 +207,8 @@ class Tray(QObject):
             ok = await self.notifications.notify(title, body, tag=tag, actions=actions, urgency=urgency)
         except Exception:
             log.exception("sending a notification failed")
-        if ok and not self.notifications.actions_supported and click_hint:
-            log.debug("the notification service has no actions; the window shows the account")
+        if not shiboken6.isValid(self):  # the window (and with it this tray) went away meanwhile
+            return
         if ok:
             self.notified.emit(title, body, "desktop")
             return

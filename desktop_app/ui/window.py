@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 TICK_INTERVAL_MS = 1000
 CLOCK_JUMP_S = 20.0  # the wall clock moved this much more than the tick timer: suspend/resume or a clock change
 MARGIN_PX = 12
+BACKGROUND_TITLE = "Tokendesk is still running"
 
 
 def _ask(parent: QWidget, title: str, text: str, yes: str) -> bool:
@@ -401,7 +402,10 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text, timeout_ms)
         self.messageShown.emit(text)
 
-    def _notified(self, title: str, _body: str, _how: str) -> None:
+    def _notified(self, title: str, body: str, how: str) -> None:
+        if how == "none" and title == BACKGROUND_TITLE and not self.isVisible():
+            self._background_notice(body)
+            return
         # Also in the status bar: a notification can be missed, or there may be no way to show one.
         self.show_message(f"{title}.", 30_000)
 
@@ -438,20 +442,34 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_state()
-        if self._quitting or not (self.settings.close_to_tray and self.tray.available):
+        if self._quitting or not self.settings.close_to_tray:
             event.accept()
             if not self._quitting:
                 self.request_quit()
             return
+        # Keep running (refreshing, answering `tokendesk token`) with or without a tray; say so once.
         event.ignore()
         self.hide()
-        if not self.settings.tray_hint_shown:
-            self.settings.tray_hint_shown = True
-            self.tray.notify(
-                "Tokendesk is still running",
-                "It keeps your tokens fresh from the tray. Choose Quit in the tray menu to exit, "
-                "or change this in Preferences.",
-            )
+        if self.settings.tray_hint_shown:
+            return
+        self.settings.tray_hint_shown = True
+        if self.tray.available:
+            text = "It keeps your tokens fresh from the tray. Choose Quit in the tray menu to exit"
+        else:
+            text = "It keeps your tokens fresh. Open Tokendesk again to show the window and press Ctrl+Q there to quit"
+        self.tray.notify(BACKGROUND_TITLE, f"{text}, or change this in Preferences.")
+
+    def _background_notice(self, body: str) -> None:
+        # No tray and no notification service: a notification would go nowhere, so a small dialog says it.
+        box = QMessageBox(QMessageBox.Icon.Information, BACKGROUND_TITLE, body, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setObjectName("background-notice")
+        box.show()
+
+    def close_for_quit(self) -> None:
+        """The app is quitting: close without the keep-running-in-the-background behaviour."""
+        self._quitting = True
+        self.close()
 
     def request_quit(self) -> None:
         self._quitting = True

@@ -265,8 +265,8 @@ def app_ctl(qloop: asyncio.AbstractEventLoop, paths: AppPaths, qtbot: Any) -> It
     """The app's controller (window, tray, model, clipboard) on a FakeService, engine started."""
     from desktop_app.ui.app import Controller
 
+    # The controller owns its window and closes it in aclose(); qtbot must not delete it behind its back.
     controller = Controller(paths, now=lambda: NOW, timers=DRIVEN, notifications=DesktopNotifications(None))
-    qtbot.addWidget(controller.window)
     fake = FakeService()
 
     async def start() -> None:
