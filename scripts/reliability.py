@@ -112,6 +112,9 @@ def render(results: list[tuple[str, str, float, str]], output: str, started: dt.
         f"failed, {sum(r[3] == 'skipped' for r in results)} skipped",
         "",
     ]
+    failures = [line for line in output.splitlines() if line.startswith(("FAILED", "ERROR"))]
+    if failures:
+        lines += ["Failures:", "", *(f"    {line}" for line in failures), ""]
     for title, file in SUITES.items():
         described = describe(ROOT / file)
         module = file.removesuffix(".py").replace("/", ".")
