@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QKeyEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -16,6 +18,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QRadioButton,
@@ -49,6 +52,30 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+
+def _confirm_discard(parent: QWidget) -> bool:
+    box = QMessageBox(
+        QMessageBox.Icon.Question,
+        "Discard what you typed?",
+        "Close the dialog and discard what you typed?",
+        QMessageBox.StandardButton.Cancel,
+        parent,
+    )
+    discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    box.exec()
+    return box.clickedButton() is discard
+
+
+def with_scheme(text: str) -> str:
+    """`login.example.com/x` -> `https://login.example.com/x`; anything with a scheme (or nothing) unchanged."""
+    text = text.strip()
+    if not text or "://" in text or " " in text or text.startswith("/"):
+        return text
+    host = urlsplit(f"https://{text}").hostname or ""
+    return f"https://{text}" if "." in host or host == "localhost" else text
+
+
 CUSTOM = "custom"
 CUSTOM_LABEL = "Custom OpenID Connect / OAuth 2.0"
 
@@ -69,9 +96,17 @@ class Field(QWidget):
         self.error.hide()
         layout.addWidget(self.error)
         editor.textEdited.connect(self._edited)
+        self.url = False  # an endpoint field: a host typed without a scheme is completed to https://
+        editor.editingFinished.connect(self._complete_scheme)
 
     def _edited(self, _text: str) -> None:
         self.set_error(None)
+
+    def _complete_scheme(self) -> None:
+        if self.url:
+            completed = with_scheme(self.editor.text())
+            if completed != self.editor.text().strip():
+                self.editor.setText(completed)
 
     def set_error(self, text: str | None) -> None:
         if text:
@@ -90,14 +125,16 @@ class Field(QWidget):
         return self.editor.text().strip()
 
 
-def _line(placeholder: str = "", name: str = "", *, password: bool = False) -> Field:
+def _line(placeholder: str = "", name: str = "", *, password: bool = False, url: bool = False) -> Field:
     editor = QLineEdit()
     editor.setPlaceholderText(placeholder)
     editor.setAccessibleName(name)
     editor.setClearButtonEnabled(not password)
     if password:
         editor.setEchoMode(QLineEdit.EchoMode.Password)
-    return Field(editor)
+    field = Field(editor)
+    field.url = url
+    return field
 
 
 class ConnectDialog(QDialog):
@@ -122,6 +159,13 @@ class ConnectDialog(QDialog):
         self._build_form()
         self._build_waiting()
         self._build_result()
+        # Enter anywhere in the form means Connect: only that button is a default. Every other button
+        # would otherwise be an "auto default" a dialog may pick (Cancel was, and Enter threw input away).
+        for button in self.findChildren(QPushButton):
+            button.setAutoDefault(False)
+        self.connect_button.setAutoDefault(True)
+        self.connect_button.setDefault(True)
+        self.confirm_discard: Callable[[QWidget], bool] = _confirm_discard
         bridge.browserFailed.connect(self.browser_failed)
         if reconnect is not None:
             QTimer.singleShot(0, self._start_reconnect)
@@ -174,10 +218,10 @@ class ConnectDialog(QDialog):
         mode.addWidget(self.use_endpoints)
         mode.addStretch(1)
         custom.addRow("Find endpoints:", mode)
-        self.issuer = _line("https://login.example.com", "Issuer URL")
-        self.auth_endpoint = _line("https://login.example.com/oauth2/authorize", "Authorization endpoint")
-        self.token_endpoint = _line("https://login.example.com/oauth2/token", "Token endpoint")
-        self.revocation_endpoint = _line("Optional", "Revocation endpoint")
+        self.issuer = _line("https://login.example.com", "Issuer URL", url=True)
+        self.auth_endpoint = _line("https://login.example.com/oauth2/authorize", "Authorization endpoint", url=True)
+        self.token_endpoint = _line("https://login.example.com/oauth2/token", "Token endpoint", url=True)
+        self.revocation_endpoint = _line("Optional", "Revocation endpoint", url=True)
         custom.addRow("&Issuer URL:", self.issuer)
         custom.addRow("&Authorization endpoint:", self.auth_endpoint)
         custom.addRow("&Token endpoint:", self.token_endpoint)
@@ -200,12 +244,27 @@ class ConnectDialog(QDialog):
         v.addLayout(form)
         v.addStretch(1)
 
+        # While the issuer is checked: say so, with the form's Cancel stopping the check (not the dialog).
+        self.checking = QWidget()
+        checking = QHBoxLayout(self.checking)
+        checking.setContentsMargins(0, 0, 0, 0)
+        self.checking_label = QLabel()
+        self.checking_label.setWordWrap(True)
+        checking_bar = QProgressBar()
+        checking_bar.setRange(0, 0)
+        checking_bar.setTextVisible(False)
+        checking_bar.setMaximumWidth(120)
+        checking_bar.setAccessibleName("Checking the issuer")
+        checking.addWidget(self.checking_label, 1)
+        checking.addWidget(checking_bar)
+        self.checking.hide()
+        v.addWidget(self.checking)
+
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.reject)
+        self.cancel_button.clicked.connect(self._cancel_clicked)
         self.connect_button = QPushButton("Connect")
-        self.connect_button.setDefault(True)
         self.connect_button.clicked.connect(self.submit)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.connect_button)
@@ -326,7 +385,9 @@ class ConnectDialog(QDialog):
                 label.setVisible(show)
 
     def _fields(self) -> list[Field]:
+        """Every field, top to bottom as the form shows them."""
         return [
+            *self.param_fields.values(),
             self.issuer,
             self.auth_endpoint,
             self.token_endpoint,
@@ -335,8 +396,10 @@ class ConnectDialog(QDialog):
             self.client_secret,
             self.scopes,
             self.name,
-            *self.param_fields.values(),
         ]
+
+    def _typed(self) -> bool:
+        return any(field.editor.text().strip() for field in self._fields())
 
     def _clear_errors(self) -> None:
         for field in self._fields():
@@ -356,13 +419,15 @@ class ConnectDialog(QDialog):
         from desktop_app.core.service import ConnectRequest
 
         self._clear_errors()
+        for field in self._fields():
+            field._complete_scheme()
         ok = True
+        marked: list[Field] = []
 
         def bad(field: Field, text: str) -> None:
             nonlocal ok
-            if ok:
-                field.editor.setFocus()
             ok = False
+            marked.append(field)
             field.set_error(text)
 
         key = self.provider_key
@@ -410,6 +475,9 @@ class ConnectDialog(QDialog):
         if name and name.casefold() in taken:
             bad(self.name, f"An account named {name!r} already exists; pick another name.")
         if not ok:
+            first = next(f for f in self._fields() if f in marked)  # the topmost, not the first checked
+            first.editor.setFocus(Qt.FocusReason.OtherFocusReason)
+            first.editor.selectAll()
             return None
         return ConnectRequest(
             client_id=self.client_id.text,
@@ -428,10 +496,18 @@ class ConnectDialog(QDialog):
     # --- running ----------------------------------------------------------------------------------
 
     def submit(self) -> None:
+        if self._task is not None and not self._task.done():
+            return  # already checking the issuer
         request = self.validate()
         if request is None:
             return
+        self.form_error.hide()
         self.connect_button.setEnabled(False)
+        if request.issuer:
+            host = urlsplit(request.issuer).netloc
+            self.checking_label.setText(f"Checking {host}… (Cancel stops)")
+            self.checking.setAccessibleName(f"Checking {host}")
+            self.checking.show()
         self._task = self.bridge.spawn(self._connect(request), "Connecting", on_error=self._failed)
 
     async def _connect(self, request: ConnectRequest) -> None:
@@ -440,10 +516,15 @@ class ConnectDialog(QDialog):
             spec = await service.resolve_provider(request)
         except (DiscoveryError, TransientError, InvalidEndpoint) as exc:
             if request.issuer:
+                self._task = None
+                self.checking.hide()
                 self.issuer.set_error(str(exc))
+                self.issuer.editor.setFocus(Qt.FocusReason.OtherFocusReason)
                 self.connect_button.setEnabled(True)
                 return
             raise
+        finally:
+            self.checking.hide()
         self._show_waiting(spec.display_name)
         record = await service.connect(request, on_url=self._got_url)
         self._succeeded(record, "connected")
@@ -479,6 +560,33 @@ class ConnectDialog(QDialog):
             QGuiApplication.clipboard().setText(self._url)
             self.copy_link_button.setText("Link copied")
 
+    def _cancel_clicked(self) -> None:
+        if self.checking.isVisible():
+            self.cancel_check()
+        else:
+            self.reject()
+
+    def cancel_check(self) -> None:
+        """Stop checking the issuer; everything typed stays."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        self._task = None
+        self.checking.hide()
+        self.connect_button.setEnabled(True)
+        self._set_form_error("Stopped checking the issuer. Nothing was sent to sign in.")
+        self.issuer.editor.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.finished_with.emit("check cancelled")
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        # Escape: stop a running check instead of closing; never silently drop a filled-in form.
+        if event.key() == Qt.Key.Key_Escape and self.stack.currentWidget() is self.form_page:
+            if self.checking.isVisible():
+                self.cancel_check()
+                return
+            if self._typed() and not self.confirm_discard(self):
+                return
+        super().keyPressEvent(event)
+
     def cancel_sign_in(self) -> None:
         if self._task is not None and not self._task.done():
             self._task.cancel()
@@ -499,10 +607,8 @@ class ConnectDialog(QDialog):
 
     def _failed(self, exc: BaseException) -> None:
         self._task = None
-        if isinstance(exc, AuthorizationDenied):
-            text = f"Access was not granted. {exc}"
-        elif isinstance(exc, AuthorizationTimeout):
-            text = f"Nobody finished the sign-in in time. {exc}"
+        if isinstance(exc, AuthorizationDenied | AuthorizationTimeout):
+            text = str(exc).rstrip(".") + ". Nothing was saved."  # the core's text says what happened
         elif isinstance(exc, TokendeskError):
             text = str(exc)
         else:
