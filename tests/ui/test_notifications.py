@@ -257,3 +257,15 @@ def test_preference_off_closing_quits(running: Any, qloop: asyncio.AbstractEvent
     controller.window.show()
     controller.window.close()
     assert quits == [True]
+
+
+def test_an_unreachable_bus_is_no_service(running: Any, tmp_path: Any, qloop: asyncio.AbstractEventLoop) -> None:
+    controller, fake = running(f"unix:path={tmp_path}/no-such-bus", tray=False)
+    routes = _routes(controller)
+
+    async def go() -> None:
+        _revoke(fake)
+        await until(lambda: routes, what="the attempt")
+
+    qloop.run_until_complete(go())
+    assert [how for _, _, how in routes] == ["none"]
