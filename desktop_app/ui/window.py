@@ -205,7 +205,12 @@ class MainWindow(QMainWindow):
         self.reconnect_action = act("Reconnect", self.reconnect_current, "Ctrl+R", "Sign in again in your browser")
         self.refresh_action = act("Refresh now", self.refresh_current, "F5")
         self.copy_action = act("Copy access token", self.copy_current_token, QKeySequence.StandardKey.Copy)
-        self.copy_header_action = act("Copy as Authorization header", self.copy_current_header, "Ctrl+Shift+C")
+        self.copy_header_action = act(
+            "Copy Authorization header",
+            self.copy_current_header,
+            "Ctrl+Shift+C",
+            "Copy “Authorization: Bearer <token>”, as tokendesk token --header prints it",
+        )
         self.details_action = act("Details", self.details_current, "Ctrl+I")
         self.disconnect_action = act("Disconnect…", self.disconnect_current, QKeySequence.StandardKey.Delete)
         self.header_actions = {
@@ -286,8 +291,6 @@ class MainWindow(QMainWindow):
                 buttons.addStretch(1)
             elif action is self.copy_action:
                 button.setText("Copy token")
-            elif action is self.copy_header_action:
-                button.setText("Copy header")
             buttons.addWidget(button)
         page_layout.addLayout(buttons)
         self.stack.addWidget(page)
@@ -561,7 +564,8 @@ class MainWindow(QMainWindow):
         name = record.name
 
         def copied(tokens: TokenSet) -> None:
-            text = tokens.authorization_header() if header else tokens.access_token.reveal()
+            # Exactly what `tokendesk token --header` prints, so it pastes into `curl -H` as is.
+            text = f"Authorization: {tokens.authorization_header()}" if header else tokens.access_token.reveal()
             clear_s = self.settings.clear_after_s
             self.clipboard.copy(text, clear_after_s=clear_s)
             what = "Authorization header" if header else "Access token"

@@ -274,6 +274,8 @@ def test_no_secret_reaches_the_gui_log_or_settings(
             window.copy_header_action.trigger()
             await settle(bridge)
             assert copied in harvest.found["access_token"]
+            # What `tokendesk token NAME --header` prints: pasted into `curl -H` it authenticates.
+            assert QGuiApplication.clipboard().text() == f"Authorization: Bearer {copied}"
             await gui.reconnect()
             gui.controller.window.save_state()
             gui.controller.clipboard.clear_now()

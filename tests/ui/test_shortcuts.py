@@ -72,9 +72,9 @@ def test_ctrl_c_copies_the_token(window_with_account: tuple[Controller, FakeServ
 
 def test_ctrl_shift_c_copies_the_header(window_with_account: tuple[Controller, FakeService], qloop: Any) -> None:
     controller, _ = window_with_account
-    assert _type(controller, Qt.Key.Key_C, CTRL | SHIFT) == ["Copy as Authorization header"]
+    assert _type(controller, Qt.Key.Key_C, CTRL | SHIFT) == ["Copy Authorization header"]
     qloop.run_until_complete(settle(controller.bridge))
-    assert QGuiApplication.clipboard().text() == make_tokens(TOKEN).authorization_header()
+    assert QGuiApplication.clipboard().text() == f"Authorization: {make_tokens(TOKEN).authorization_header()}"
 
 
 def test_f5_refreshes(window_with_account: tuple[Controller, FakeService], qloop: Any) -> None:
@@ -125,6 +125,6 @@ def test_tooltips_name_the_shortcuts(window_with_account: tuple[Controller, Fake
     assert tips["Reconnect"].endswith("(Ctrl+R)")
     assert tips["Refresh now"].endswith("(F5)")
     assert tips["Copy access token"].endswith("(Ctrl+C)")
-    assert tips["Copy as Authorization header"].endswith("(Ctrl+Shift+C)")
+    assert tips["Copy Authorization header"].endswith("(Ctrl+Shift+C)")
     assert tips["Details"].endswith("(Ctrl+I)")
     assert tips["Disconnect…"].endswith("(Del)")

@@ -65,7 +65,8 @@ def test_copy_token_and_header(app_ctl: tuple[Controller, FakeService], qloop: a
         assert window.countdown_label.text() == "Clipboard clears in 45 s"
         window.copy_header_action.trigger()
         await settle(controller.bridge)
-        assert clip.text() == f"Bearer {token}"
+        assert clip.text() == f"Authorization: Bearer {token}"  # as `tokendesk token --header` prints it
+        assert window.buttons[window.copy_header_action.text()].text() == "Copy Authorization header"
 
     qloop.run_until_complete(go())
     # No token in any window title, tooltip or accessible name.
