@@ -127,6 +127,8 @@ def render(results: list[tuple[str, str, float, str]], output: str, started: dt.
             base = re.sub(r"\[.*\]$", "", name)
             params = name[len(base) :]
             text = described.get(base, base.replace("_", " "))
+            if base == "runTest":
+                text = "the state machine above, every example (statistics above)"
             lines.append(f"| {text}{' ' + params if params else ''} | {outcome} | {seconds:.1f} |")
         lines.append("")
     return "\n".join(lines)
@@ -138,7 +140,8 @@ def property_section(described: dict[str, str], output: str) -> list[str]:
     stats = [
         line.strip()
         for line in output.splitlines()
-        if re.search(r"passing|failing|Stopped because|during (generate|shrink)", line)
+        if re.search(r"passing|failing|Stopped because|during (generate|shrink)|^\s*\* [0-9.]+%", line)
+        and "Retried draw" not in line
     ]
     return [
         "Steps the machine chooses from (faults, kills, signals, time jumps and callers):",

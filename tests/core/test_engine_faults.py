@@ -33,7 +33,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
@@ -373,15 +373,18 @@ class EngineUnderFaults(RuleBasedStateMachine):
             self.provider.gate.set()
 
         self.run(cancel_midway())
+        event("caller cancelled mid-refresh")
         self.provider.gate = None
         self.settle()
 
     @rule(kind=st.sampled_from(["offline", "lost", "503", "429", "429-odd", "html", "expires0"]), n=st.integers(1, 3))
     def provider_misbehaves(self, kind: str, n: int) -> None:
+        event(f"provider fault: {kind}")
         self.provider.faults.extend([kind] * n)
 
     @rule(kind=st.sampled_from(["load", "save", "any"]), n=st.integers(1, 3))
     def keychain_fails(self, kind: str, n: int) -> None:
+        event(f"keychain fault: {kind}")
         self.keychain.fail_next.extend([kind] * n)
 
     @rule(locked=st.booleans())
@@ -391,6 +394,7 @@ class EngineUnderFaults(RuleBasedStateMachine):
 
     @rule(n=st.integers(1, 4))
     def disk_refuses_writes(self, n: int) -> None:
+        event("store write refused")
         self.store_faults.extend(["write"] * n)
 
     @rule(a=st.integers(0, ACCOUNTS - 1))
@@ -415,6 +419,7 @@ class EngineUnderFaults(RuleBasedStateMachine):
             assert not proc.engine._unsaved, "a rotated token stayed only in a stopped process's memory"
         self.lost_rotation.update(proc.engine._unsaved)
         self.alive.discard(proc.owner)
+        event("process stopped by a signal (drained)")
         self.processes.append(self._start())
         self.settle()
 
@@ -427,6 +432,7 @@ class EngineUnderFaults(RuleBasedStateMachine):
         self.run(proc.http.aclose())
         self.lost_rotation.update(proc.engine._unsaved)
         self.alive.discard(proc.owner)
+        event("process killed" + (" holding a refused rotation" if proc.engine._unsaved else ""))
         self.processes.append(self._start())
         self.settle()
 
