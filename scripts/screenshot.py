@@ -109,6 +109,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     parser.add_argument("--empty", action="store_true", help="also render the empty state (screenshot-empty.png)")
+    parser.add_argument(
+        "--dialogs", type=Path, metavar="DIR", help="also render Details and Connect (for review, not the README)"
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="tokendesk-shot-"))
     os.environ["XDG_CONFIG_HOME"] = str(tmp / "config")
@@ -157,6 +160,47 @@ def main() -> int:
         controller.deleteLater()
         app.processEvents()
 
+    def shoot_dialogs(out: Path) -> None:
+        from desktop_app.ui.connect_dialog import CUSTOM, ConnectDialog
+        from desktop_app.ui.details import DetailsDialog
+
+        app.setPalette(light)  # type: ignore[arg-type]
+        out.mkdir(parents=True, exist_ok=True)
+        records = sample_records()
+        dead = replace(
+            records[4],  # type: ignore[type-var]
+            name="Slack – katherine.johnson-with-a-really-long-workspace-name@acme-corporation.slack.test",
+            expires_at=NOW + 47,
+            last_error=(
+                "The grant was revoked at Slack (invalid_grant): the refresh token is no longer valid because the "
+                "workspace administrator removed the app's access."
+            ),
+        )
+        controller = Controller(paths, now=lambda: NOW)
+        details = DetailsDialog(dead, now=lambda: NOW, parent=controller.window)  # type: ignore[arg-type]
+        details.show()
+        from desktop_app.core.events import EventBus
+        from desktop_app.ui.bridge import Bridge
+
+        class NoService:
+            bus = EventBus()
+
+        connect = ConnectDialog(Bridge(NoService()), parent=controller.window)  # type: ignore[arg-type]
+        connect.select_provider(CUSTOM)
+        connect.issuer.editor.setText("login.example.com")
+        connect.show()
+        for _ in range(5):
+            app.processEvents()
+        for name, widget in (("details.png", details), ("connect.png", connect)):
+            widget.grab().save(str(out / name))
+            print(out / name, widget.size().width(), widget.size().height())
+        connect.submit()  # no bridge: validation only
+        app.processEvents()
+        connect.grab().save(str(out / "connect-checked.png"))
+
+    if args.dialogs:
+        shoot_dialogs(args.dialogs)
+        return 0
     shoot("screenshot.png", light, with_accounts=True)
     shoot("screenshot-dark.png", dark_palette(), with_accounts=True)
     if args.empty:

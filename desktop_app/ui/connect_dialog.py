@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QKeyEvent
+from PySide6.QtGui import QGuiApplication, QKeyEvent, QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QRadioButton,
+    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -370,6 +371,25 @@ class ConnectDialog(QDialog):
             self.hint.setText(preset.help.capitalize() + "." if preset.help else "")
         self.hint.setVisible(bool(self.hint.text()))
         self._clear_errors()
+        self._fit()
+
+    def _show_page(self, page: QWidget) -> None:
+        self.stack.setCurrentWidget(page)
+        self._fit()
+
+    def _fit(self) -> None:
+        """Size the dialog to what it shows now: no room kept for hidden pages or the other provider's fields."""
+        for i in range(self.stack.count()):
+            page = self.stack.widget(i)
+            if page is None:
+                continue
+            policy = QSizePolicy.Policy.Preferred if page is self.stack.currentWidget() else QSizePolicy.Policy.Ignored
+            page.setSizePolicy(policy, policy)
+        layout = self.layout()
+        if layout is None or not self.isVisible():
+            return  # before the first show every child still counts as shown; showEvent fits it
+        layout.activate()
+        self.resize(max(self.width(), self.minimumSizeHint().width()), self.sizeHint().height())
 
     def _mode_changed(self, *_: Any) -> None:
         issuer = self.use_issuer.isChecked()
@@ -383,6 +403,7 @@ class ConnectDialog(QDialog):
             label = self._custom_form.labelForField(field)
             if label is not None:
                 label.setVisible(show)
+        self._fit()
 
     def _fields(self) -> list[Field]:
         """Every field, top to bottom as the form shows them."""
@@ -543,7 +564,7 @@ class ConnectDialog(QDialog):
         self._url = None
         self.copy_link_button.setEnabled(False)
         self.waiting_title.setText(f"Continue in your browser to sign in to {provider}…")
-        self.stack.setCurrentWidget(self.waiting_page)
+        self._show_page(self.waiting_page)
         self.wait_cancel_button.setFocus()
 
     def _got_url(self, url: str) -> None:
@@ -577,6 +598,10 @@ class ConnectDialog(QDialog):
         self.issuer.editor.setFocus(Qt.FocusReason.OtherFocusReason)
         self.finished_with.emit("check cancelled")
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._fit()
+
     def keyPressEvent(self, event: QKeyEvent) -> None:
         # Escape: stop a running check instead of closing; never silently drop a filled-in form.
         if event.key() == Qt.Key.Key_Escape and self.stack.currentWidget() is self.form_page:
@@ -594,7 +619,7 @@ class ConnectDialog(QDialog):
         if self.reconnecting is not None:
             self.reject()
             return
-        self.stack.setCurrentWidget(self.form_page)
+        self._show_page(self.form_page)
         self.connect_button.setEnabled(True)
         self._set_form_error("Sign-in cancelled. Nothing was saved.")
         self.finished_with.emit("cancelled")
@@ -617,9 +642,9 @@ class ConnectDialog(QDialog):
         self.finished_with.emit(text)
         if self.reconnecting is not None:
             self.result_text.setText(text)
-            self.stack.setCurrentWidget(self.result_page)
+            self._show_page(self.result_page)
             return
-        self.stack.setCurrentWidget(self.form_page)
+        self._show_page(self.form_page)
         self.connect_button.setEnabled(True)
         self._set_form_error(text)
 

@@ -7,24 +7,29 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QAbstractScrollArea,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QGroupBox,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from desktop_app.core.accounts import AccountRecord
+from desktop_app.core.accounts import AccountRecord, AccountState
 
 from .badges import badge_for, duration
 from .model import AccountListModel
+
+HISTORY_MAX_PX = 240
 
 _OUTCOMES = {
     "ok": "Refreshed",
@@ -43,6 +48,28 @@ def when(at: float | None, now: float) -> str:
     if abs(delta) < 1:
         return f"{stamp} (now)"
     return f"{stamp} (in {duration(delta)})" if delta > 0 else f"{stamp} ({duration(-delta)} ago)"
+
+
+def _expiry(at: float, now: float) -> str:
+    return ("Expires " if at > now else "Expired ") + when(at, now)
+
+
+def access_token_text(record: AccountRecord, now: float) -> str:
+    """What is true now: a past expiry says Expired, and after a refused grant the token is not vouched for."""
+    text = "No expiry given" if record.expires_at is None else _expiry(record.expires_at, now)
+    if record.state is AccountState.NEEDS_SIGN_IN and (record.expires_at is None or record.expires_at > now):
+        text += "; the provider may have revoked it with the grant"
+    return text
+
+
+def refresh_token_text(record: AccountRecord, now: float) -> str:
+    if not record.has_refresh_token:
+        return "None (the provider issued no refresh token)"
+    if record.state is AccountState.NEEDS_SIGN_IN:
+        return "Refused by the provider; Reconnect to sign in again"
+    if record.refresh_expires_at is not None:
+        return _expiry(record.refresh_expires_at, now)
+    return "Present; its expiry is not known"
 
 
 class DetailsDialog(QDialog):
@@ -92,7 +119,7 @@ class DetailsDialog(QDialog):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.history.setAccessibleName("Last refresh attempts")
-        self.history.setMinimumHeight(160)
+        self.history.setSizeAdjustPolicy(QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)
         hl.addWidget(self.history)
         layout.addWidget(history, 1)
 
@@ -114,13 +141,8 @@ class DetailsDialog(QDialog):
                 status += f"\n{extra}"
         f["Status"].setText(status)
         f["Scopes"].setText(" ".join(record.scopes) or "None requested")
-        f["Access token"].setText("Expires " + when(record.expires_at, now) if record.expires_at else "No expiry given")
-        if not record.has_refresh_token:
-            f["Refresh token"].setText("None (the provider issued no refresh token)")
-        elif record.refresh_expires_at is not None:
-            f["Refresh token"].setText("Expires " + when(record.refresh_expires_at, now))
-        else:
-            f["Refresh token"].setText("Present; its expiry is not known")
+        f["Access token"].setText(access_token_text(record, now))
+        f["Refresh token"].setText(refresh_token_text(record, now))
         f["Last refresh"].setText(when(record.last_refresh_at, now) if record.last_refresh_at else "Never")
 
         while self.endpoints.rowCount():
@@ -133,8 +155,13 @@ class DetailsDialog(QDialog):
             ("Revocation", spec.revocation_endpoint),
             ("User info", spec.userinfo_endpoint),
         ):
-            value = QLabel(url or "—")
-            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            # A read-only line: a long URL has no word breaks to wrap at, so it scrolls instead of
+            # running off the dialog's edge, and it can still be selected and copied.
+            value = QLineEdit(url or "—")
+            value.setReadOnly(True)
+            value.setFrame(False)
+            value.setCursorPosition(0)
+            value.setAccessibleName(f"{label} endpoint")
             self.endpoints.addRow(f"{label}:", value)
 
         attempts = list(reversed(record.history[-20:]))
@@ -153,6 +180,32 @@ class DetailsDialog(QDialog):
             self.history.setRowCount(1)
             self.history.setItem(0, 2, QTableWidgetItem("No refresh attempts yet."))
         self.history.resizeRowsToContents()
+        # As tall as its rows (up to a cap, then it scrolls): no large empty box for a new account.
+        rows = sum(self.history.rowHeight(r) for r in range(self.history.rowCount()))
+        chrome = self.history.horizontalHeader().height() + 2 * self.history.frameWidth() + 4
+        self.history.setMinimumHeight(min(chrome + rows, HISTORY_MAX_PX))
+        self._fit_wrapped()
+
+    def _fit_wrapped(self) -> None:
+        # WORKAROUND: QFormLayout gives a word-wrapped QLabel the height of its unwrapped text, cutting a
+        # long name or reason off below the first line; pin each label's height to what its width needs.
+        changed = False
+        for label in self._fields.values():
+            width = label.width() if label.width() > 0 else label.sizeHint().width()
+            needed = label.heightForWidth(width)
+            if needed > 0 and label.minimumHeight() != needed:
+                label.setMinimumHeight(needed)
+                changed = True
+        if changed and self.isVisible():
+            self.adjustSize()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_wrapped()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._fit_wrapped()
 
     def follow(self, model: AccountListModel) -> None:
         """Show this account's updates while open.

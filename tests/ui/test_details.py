@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QEvent
-from PySide6.QtWidgets import QDialogButtonBox
+from PySide6.QtWidgets import QDialogButtonBox, QLineEdit
 
 from desktop_app.core.accounts import AccountState, Attempt
 from desktop_app.core.events import AccountChanged
@@ -54,3 +56,33 @@ def test_details_closed_then_updates_raise_nothing(app_ctl: tuple[Controller, Fa
     controller.model.tick()
     QCoreApplication.processEvents()
     # The guard fixture fails this test on any exception in a slot.
+
+
+def test_after_revocation_details_say_what_is_true_now(app_ctl: tuple[Controller, FakeService]) -> None:
+    """It used to say the access token expires in 47 s and the refresh token is present, after the grant died."""
+    controller, fake = app_ctl
+    fake.bus.emit(AccountChanged(make_record(1, expires_at=NOW + 47)))
+    dialog = _open_details(controller)
+    assert _field(dialog, "Access token").endswith("(in 47 s)")
+    assert _field(dialog, "Refresh token") == "Present; its expiry is not known"
+    fake.bus.emit(AccountChanged(make_record(1, AccountState.NEEDS_SIGN_IN, expires_at=NOW + 47)))
+    assert _field(dialog, "Access token").endswith("(in 47 s); the provider may have revoked it with the grant")
+    assert _field(dialog, "Refresh token") == "Refused by the provider; Reconnect to sign in again"
+    fake.bus.emit(AccountChanged(make_record(1, AccountState.NEEDS_SIGN_IN, expires_at=NOW - 600)))
+    assert _field(dialog, "Access token").startswith("Expired ")
+    assert _field(dialog, "Access token").endswith("(10 min ago)")
+
+
+def test_long_name_and_reason_wrap_instead_of_being_cut(app_ctl: tuple[Controller, FakeService], qtbot: Any) -> None:
+    controller, fake = app_ctl
+    long_name = "Slack – katherine.johnson-with-a-really-long-workspace-name@acme-corporation.slack.test " * 2
+    reason = "The grant was revoked at Slack (invalid_grant): the workspace administrator removed the app. " * 3
+    fake.bus.emit(AccountChanged(make_record(1, AccountState.NEEDS_SIGN_IN, name=long_name, last_error=reason)))
+    dialog = _open_details(controller)
+    qtbot.waitExposed(dialog)
+    for key in ("Account", "Status"):
+        label = dialog._fields[key]
+        assert label.height() >= label.heightForWidth(label.width()) > label.fontMetrics().height() * 1.5, key
+        assert label.geometry().right() <= dialog.rect().right(), key
+    endpoint = dialog.findChild(QLineEdit, "")
+    assert endpoint is not None and endpoint.isReadOnly()  # long URLs scroll inside the dialog
