@@ -447,10 +447,14 @@ class RefreshEngine:
             new = await self._call(record, Client(record.client_id, entry.client_secret), tokens)
             await self._keep(record.id, entry, tokens, new)
             now = self._clock.now()
-            await self._update(
-                record.id,
-                lambda r: r.apply(Event.REFRESH_SUCCEEDED).with_tokens(new, now).with_attempt(Attempt(now, "ok")),
-            )
+            try:
+                await self._update(
+                    record.id,
+                    lambda r: r.apply(Event.REFRESH_SUCCEEDED).with_tokens(new, now).with_attempt(Attempt(now, "ok")),
+                )
+            except StoreError as exc:
+                # The tokens are safe in the keychain; the metadata catches up on the next attempt.
+                log.error("refreshed %s but could not record it: %s", record.id, exc)
             return new
 
         task = asyncio.ensure_future(window())
