@@ -173,6 +173,11 @@ class Tray(QObject):
             urgency=URGENCY_CRITICAL,
         )
 
+    @property
+    def pending(self) -> bool:
+        """A notification is waiting to be coalesced or is being sent."""
+        return self._notify_timer_ms.isActive() or bool(self._sending)
+
     def notify(self, title: str, body: str) -> None:
         """An informational notification; clicking it just opens the window."""
         self._send(title, body, "", tag="", actions=(("default", "Open Tokendesk"),), urgency=URGENCY_NORMAL)

@@ -89,7 +89,7 @@ class Gui:
         await self.quiet()
 
     async def quiet(self) -> None:
-        await until(lambda: not self.controller.tray._notify_timer_ms.isActive(), 10, "no notification pending")
+        await until(lambda: not self.controller.tray.pending, 10, "no notification pending")
 
 
 @asynccontextmanager

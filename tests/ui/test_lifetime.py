@@ -61,7 +61,7 @@ def _exercise(controller: Controller, fake: FakeService, loop: asyncio.AbstractE
         dead = make_record(2, AccountState.NEEDS_SIGN_IN)
         fake.bus.emit(AccountChanged(dead))
         fake.bus.emit(NeedsSignInRaised(dead, "revoked"))
-        await until(lambda: not controller.tray._notify_timer_ms.isActive(), what="the notification")
+        await until(lambda: not controller.tray.pending, what="the notification")
         await asyncio.sleep(0)
         window.select_account("acct2")
         window.reconnect_action.trigger()

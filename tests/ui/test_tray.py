@@ -47,7 +47,7 @@ def test_one_notification_per_transition_and_click_opens_reconnect(
         fake.bus.emit(AccountChanged(dead))
         fake.bus.emit(AccountChanged(dead))
         await until(lambda: notes, what="the notification")
-        await until(lambda: not controller.tray._notify_timer_ms.isActive(), what="nothing pending")
+        await until(lambda: not controller.tray.pending, what="nothing pending")
 
     qloop.run_until_complete(go())
     assert notes == [
@@ -76,7 +76,7 @@ def test_several_at_once_are_summarised(
             fake.bus.emit(AccountChanged(record))
             fake.bus.emit(NeedsSignInRaised(record, "revoked"))
         await until(lambda: notes, what="the summary")
-        await until(lambda: not controller.tray._notify_timer_ms.isActive(), what="nothing pending")
+        await until(lambda: not controller.tray.pending, what="nothing pending")
 
     qloop.run_until_complete(go())
     assert len(notes) == 1
