@@ -1,6 +1,8 @@
-"""Paints one account row: provider glyph, identity, provider name, and the status pill (icon + text + colour)."""
+"""Paints one account row: provider glyph, the account name over what it does not say, and the status pill."""
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QIcon, QPainter, QPalette
@@ -83,6 +85,21 @@ def paint_pill(painter: QPainter, rect: QRect, text: str, icon_name: str, tone: 
     painter.restore()
 
 
+def second_line(index: QModelIndex | QPersistentModelIndex) -> str:
+    """Identity and provider, less what the account's name already says; if it says both, the server's host
+    (which tells two tenants of one provider apart)."""
+    name = str(index.data(Role.ACCOUNT_NAME))
+    parts = [str(index.data(Role.IDENTITY)), str(index.data(Role.PROVIDER_NAME))]
+    missing = [p for p in parts if p and p not in name]
+    if missing:
+        return " · ".join(missing)
+    record = index.data(Role.RECORD)
+    if record is None:
+        return ""
+    spec = record.provider
+    return urlsplit(spec.issuer or spec.authorization_endpoint or "").hostname or ""
+
+
 class AccountDelegate(QStyledItemDelegate):
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         return QSize(320, ROW_HEIGHT_PX)
@@ -140,13 +157,14 @@ class AccountDelegate(QStyledItemDelegate):
         top = rect.top() + (rect.height() - block) // 2 + 1
         painter.setFont(font)
         painter.setPen(primary)
-        identity = metrics.elidedText(str(index.data(Role.IDENTITY)), Qt.TextElideMode.ElideRight, text_width)
-        painter.drawText(QRect(left, top, text_width, metrics.height()), Qt.AlignmentFlag.AlignLeft, identity)
+        # The account's name first: it tells two rows of the same identity apart and it is what the CLI
+        # takes. Underneath, whatever the name does not already say.
+        name = str(index.data(Role.ACCOUNT_NAME))
+        first = metrics.elidedText(name, Qt.TextElideMode.ElideRight, text_width)
+        painter.drawText(QRect(left, top, text_width, metrics.height()), Qt.AlignmentFlag.AlignLeft, first)
         painter.setFont(small)
         painter.setPen(secondary)
-        provider = str(index.data(Role.PROVIDER_NAME))
-        name = str(index.data(Role.ACCOUNT_NAME))
-        second = provider if name.startswith(provider) or not name else f"{provider} · {name}"
+        second = second_line(index)
         second = small_metrics.elidedText(second, Qt.TextElideMode.ElideRight, text_width)
         painter.drawText(
             QRect(left, top + metrics.height() + 2, text_width, small_metrics.height()),

@@ -50,7 +50,9 @@ class AccountListModel(QAbstractListModel):
         if not index.isValid() or index.parent().isValid() or not 0 <= index.row() < len(self._records):
             return None
         record, badge = self._records[index.row()], self._badges[index.row()]
-        if role in (Qt.ItemDataRole.DisplayRole, Role.IDENTITY):
+        if role == Qt.ItemDataRole.DisplayRole:
+            return record.name  # what tells two rows apart, and what the CLI takes
+        if role == Role.IDENTITY:
             return record.identity.label()
         if role == Qt.ItemDataRole.ToolTipRole:
             # Never a token here: only the state and the user-facing error text.
@@ -61,7 +63,8 @@ class AccountListModel(QAbstractListModel):
                 lines.append(record.advice)
             return "\n".join(lines)
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"{record.identity.label()}, {record.provider.display_name}, {badge.text}"
+            who = record.identity.label()
+            return ", ".join([record.name, *([who] if who not in record.name else []), badge.text])
         return {
             Role.RECORD: record,
             Role.ACCOUNT_ID: record.id,

@@ -82,6 +82,7 @@ class Tray(QObject):
         self._notify_timer_ms.setInterval(NOTIFY_COALESCE_MS)
         self._notify_timer_ms.timeout.connect(self._flush)
         self._entries: list[tuple[str, str]] | None = None
+        self._refresh_action: QAction | None = None
         self.rebuild([], None)
 
     def show(self) -> None:
@@ -99,7 +100,9 @@ class Tray(QObject):
         self._icon.setIcon(_tray_icon(worst))
         self._icon.setToolTip("Tokendesk" + (f" — {worst.text}" if worst and worst.rank > 0 else ""))
         entries = [(r.id, r.name) for r in records]
-        if entries == self._entries:
+        refreshable = any(not r.state.is_terminal for r in records)
+        if entries == self._entries and self._refresh_action is not None:
+            self._refresh_action.setEnabled(refreshable)
             return  # only badges changed: the menu itself is the same
         self._entries = entries
         self._menu.clear()
@@ -109,8 +112,8 @@ class Tray(QObject):
             self._action(f"Copy token: {record.name}", ("copy", record.id))
         if records:
             self._menu.addSeparator()
-        refresh = self._action("Refresh all", ("refresh_all", ""))
-        refresh.setEnabled(bool(records))
+        self._refresh_action = self._action("Refresh all", ("refresh_all", ""))
+        self._refresh_action.setEnabled(refreshable)
         self._menu.addSeparator()
         self._action("Quit", ("quit", ""))
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -28,6 +28,7 @@ from desktop_app.core.accounts import AccountRecord, AccountState
 from . import icons
 from .clipboard import SecretClipboard
 from .delegate import AccountDelegate
+from .flow import FlowLayout
 from .model import AccountListModel, Role
 from .settings import Settings
 from .tray import Tray
@@ -277,8 +278,7 @@ class MainWindow(QMainWindow):
         self.list.selectionModel().currentChanged.connect(self._current_changed)
         page_layout.addWidget(self.list, 1)
 
-        buttons = QHBoxLayout()
-        buttons.setSpacing(6)
+        buttons = FlowLayout(spacing_px=6)  # wraps when narrow: every button stays on screen
         self.buttons: dict[str, QPushButton] = {}
         for action in self.account_actions:
             button = QPushButton(action.text())
@@ -287,11 +287,12 @@ class MainWindow(QMainWindow):
             button.setToolTip(f"{action.toolTip()} ({shortcut})" if shortcut else action.toolTip())
             button.setAccessibleName(action.text().rstrip("…"))
             self.buttons[action.text()] = button
-            if action is self.disconnect_action:
-                buttons.addStretch(1)
-            elif action is self.copy_action:
+            if action is self.copy_action:
                 button.setText("Copy token")
-            buttons.addWidget(button)
+            if action is self.disconnect_action:
+                buttons.add_right_aligned(button)
+            else:
+                buttons.addWidget(button)
         page_layout.addLayout(buttons)
         self.stack.addWidget(page)
         self.list_page = page
@@ -314,6 +315,26 @@ class MainWindow(QMainWindow):
         geometry = self.settings.geometry
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(760, 500)
+        self.clamp_to_screen()
+
+    def clamp_to_screen(self) -> None:
+        """Fit the window into the available area of its screen (a geometry saved at another scale factor or
+        on a bigger monitor would put its buttons off-screen)."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        area = screen.availableGeometry()
+        frame = self.frameGeometry()
+        extra_w, extra_h = frame.width() - self.width(), frame.height() - self.height()
+        width = max(min(self.width(), area.width() - extra_w), self.minimumSizeHint().width())
+        height = max(min(self.height(), area.height() - extra_h), self.minimumSizeHint().height())
+        if (width, height) != (self.width(), self.height()):
+            self.resize(width, height)
+        frame = self.frameGeometry()
+        x = min(max(frame.x(), area.left()), max(area.left(), area.right() + 1 - frame.width()))
+        y = min(max(frame.y(), area.top()), max(area.top(), area.bottom() + 1 - frame.height()))
+        if (x, y) != (frame.x(), frame.y()):
+            self.move(x, y)
 
     # --- state ------------------------------------------------------------------------------------
 
@@ -365,7 +386,8 @@ class MainWindow(QMainWindow):
         if record is not None and record.state in (AccountState.NEEDS_SIGN_IN, AccountState.CONFIG_ERROR):
             for action in (self.copy_action, self.copy_header_action, self.refresh_action):
                 action.setEnabled(False)
-        self.refresh_all_action.setEnabled(ready and self.model.rowCount() > 0)
+        refreshable = any(not r.state.is_terminal for r in self.model.records())
+        self.refresh_all_action.setEnabled(ready and refreshable)  # nothing to send when all need sign-in
         for action in self.account_actions:
             self.buttons[action.text()].setEnabled(action.isEnabled())
         for text, button in self.header_buttons.items():
@@ -539,10 +561,16 @@ class MainWindow(QMainWindow):
         bridge = self._need_bridge()
         if bridge is None:
             return
-        for record in self.model.records():
-            if not record.state.is_terminal:
-                bridge.spawn(bridge.service.refresh(record.id), f"Refreshing {record.name}")
-        self.show_message("Refreshing all accounts…", 3000)
+        records = [r for r in self.model.records() if not r.state.is_terminal]
+        for record in records:
+            bridge.spawn(bridge.service.refresh(record.id), f"Refreshing {record.name}")
+        skipped = self.model.rowCount() - len(records)
+        if not records:
+            self.show_message("Nothing to refresh: every account needs you to sign in again (Reconnect).", 8000)
+        elif skipped:
+            self.show_message(f"Refreshing {len(records)} accounts; {skipped} need sign-in first…", 5000)
+        else:
+            self.show_message("Refreshing all accounts…", 3000)
 
     def copy_current_token(self) -> None:
         record = self.current_record()

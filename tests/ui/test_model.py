@@ -42,7 +42,7 @@ def test_roles() -> None:
     record = make_record(7, AccountState.EXPIRING, expires_at=NOW + 235, last_error="slow provider")
     model.set_records([record])
     index = model.index(0)
-    assert index.data(Qt.ItemDataRole.DisplayRole) == "user7@example.test"
+    assert index.data(Qt.ItemDataRole.DisplayRole) == "GitHub – user7@example.test"  # the name: the CLI takes it
     assert index.data(Role.IDENTITY) == "user7@example.test"
     assert index.data(Role.PROVIDER_NAME) == "GitHub"
     assert index.data(Role.PROVIDER_KEY) == "github"
@@ -53,7 +53,7 @@ def test_roles() -> None:
     assert index.data(Role.ACCOUNT_ID) == "acct7"
     assert index.data(Role.RECORD) == record
     assert "slow provider" in index.data(Qt.ItemDataRole.ToolTipRole)
-    assert index.data(Qt.ItemDataRole.AccessibleTextRole) == "user7@example.test, GitHub, Expires in 4 min"
+    assert index.data(Qt.ItemDataRole.AccessibleTextRole) == "GitHub – user7@example.test, Expires in 4 min"
     assert b"badge_text" in [bytes(v.data()) for v in model.roleNames().values()]
 
 
