@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -238,6 +239,14 @@ class Controller(QObject):
         await self._done
         await self.aclose()
 
+    def quit_on_signal(self, signum: int) -> None:
+        """SIGTERM, SIGINT or SIGHUP: the normal quit, after telling the engine to send nothing new (a refresh
+        already sent still reaches the keychain: aclose drains it, bounded by the engine's drain timeout)."""
+        log.warning("quitting on %s", signal.Signals(signum).name)  # at the default level: worth a bug report line
+        if self.bridge is not None:
+            self.bridge.service.stop_sending()
+        self.quit()
+
     def quit(self) -> None:
         if self._closing:
             return
@@ -267,6 +276,23 @@ def log_uncaught(exc_type: type[BaseException], exc: BaseException, tb: Tracebac
         sys.__excepthook__(exc_type, exc, tb)
         return
     log.error("uncaught exception in a Qt slot or callback", exc_info=(exc_type, exc, tb))
+
+
+QUIT_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP")
+
+
+def _handle_signals(loop: asyncio.AbstractEventLoop, handler: Callable[[int], None]) -> list[int]:
+    handled = []
+    for name in QUIT_SIGNALS:
+        signum = getattr(signal, name, None)
+        if signum is None:
+            continue
+        try:
+            loop.add_signal_handler(signum, handler, signum)
+        except (NotImplementedError, RuntimeError, ValueError):  # Windows; not the main thread
+            continue
+        handled.append(signum)
+    return handled
 
 
 def _split_args(argv: list[str]) -> tuple[list[str], bool]:
@@ -320,10 +346,16 @@ def main(argv: list[str] | None = None) -> int:
         QTimer.singleShot(0, controller.load_service)
     else:
         controller.window.show()
+    # The self-pipe of qasync's selector loop wakes Qt's event loop on a signal (signal.set_wakeup_fd
+    # behind loop.add_signal_handler, read through a QSocketNotifier), so the handler runs promptly
+    # even while Qt is idle inside its own loop.
+    handled = _handle_signals(loop, controller.quit_on_signal)
     try:
         with loop:
             loop.run_until_complete(controller.run())
     finally:
+        for signum in handled:
+            loop.remove_signal_handler(signum)
         instance.close()
         asyncio.set_event_loop(None)
         sys.excepthook = previous_hook
