@@ -4,9 +4,13 @@ that it is being checked (with Cancel), the cursor goes to the first bad field, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -232,3 +236,71 @@ def test_a_silent_issuer_shows_checking_and_cancel_stops_it(
 
     qloop.run_until_complete(go())
     assert d.isVisible() and d.connect_button.isEnabled() and d.issuer.editor.text() == silent_issuer.url
+
+
+@pytest.fixture
+def untrusted_tls(tmp_path: Path) -> Iterator[str]:
+    """An HTTPS server whose self-signed certificate nobody trusts."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"),
+            *("-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+
+    def serve() -> None:
+        try:
+            conn, _ = server.accept()
+        except OSError:
+            return
+        with contextlib.suppress(OSError), context.wrap_socket(conn, server_side=True):
+            pass  # the client gives up during the handshake
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        server.close()
+        thread.join(timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("issuer", "words"),
+    [
+        ("http://127.0.0.1:1", "Cannot reach 127.0.0.1:1: the connection was refused."),
+        ("https://no-such-host.invalid", "Cannot reach no-such-host.invalid: no such host."),
+        ("tls", "its TLS certificate was not accepted (self-signed certificate)."),
+    ],
+)
+def test_network_failures_are_said_in_words(
+    qloop: asyncio.AbstractEventLoop, qtbot: Any, paths: AppPaths, issuer: str, words: str, request: Any
+) -> None:
+    """It used to say "Cannot reach 127.0.0.1:1: ConnectError." (a library class, nothing a user can act on)."""
+    if issuer == "tls":
+        issuer = request.getfixturevalue("untrusted_tls")
+    service = Service(paths=paths, vault=Vault(service="tokendesk-ui-test-unused"), http=new_http_client())
+    d = ConnectDialog(Bridge(service))
+    qtbot.addWidget(d)
+    d.show()
+    d.select_provider(CUSTOM)
+    d.issuer.editor.setText(issuer)
+    d.client_id.editor.setText("my-client")
+
+    async def go() -> None:
+        d.submit()
+        assert d._task is not None
+        await asyncio.wait_for(asyncio.gather(d._task, return_exceptions=True), 30)
+        await service.aclose()
+
+    qloop.run_until_complete(go())
+    assert d.issuer.error.text().endswith(words), d.issuer.error.text()
+    assert not d.checking.isVisible() and d.connect_button.isEnabled()
