@@ -191,7 +191,13 @@ def main() -> int:
         connect.show()
         for _ in range(5):
             app.processEvents()
-        for name, widget in (("details.png", details), ("connect.png", connect)):
+        from desktop_app.ui.preferences import PreferencesDialog
+
+        preferences = PreferencesDialog(controller.settings, parent=controller.window)
+        preferences.show()
+        for _ in range(5):
+            app.processEvents()
+        for name, widget in (("details.png", details), ("connect.png", connect), ("preferences.png", preferences)):
             widget.grab().save(str(out / name))
             print(out / name, widget.size().width(), widget.size().height())
         connect.submit()  # no bridge: validation only
