@@ -51,8 +51,8 @@ DEFAULT_MIN_VALID_S = 60.0
 
 @dataclass(frozen=True)
 class RefreshPolicy:
-    fraction: float = 0.75  # refresh once this share of the lifetime has passed ...
-    min_margin_s: float = 60.0  # ... and at least this long before expiry
+    fraction: float = 0.75  # refresh once this share of the lifetime has passed
+    min_margin_s: float = 60.0  # a refresh token that runs out first is used this long before it does
     max_jitter_s: float = 30.0  # spread refreshes so many accounts (and devices) do not fire at once
     min_interval_s: float = 10.0  # never refresh in the background sooner than this after the last tokens
     backoff_base_s: float = 5.0
@@ -324,10 +324,9 @@ class RefreshEngine:
 
     def _refresh_point(self, account_id: str, issued_at: float, expires_at: float) -> float:
         lifetime = max(0.0, expires_at - issued_at)
-        # The margin shrinks with short lifetimes: with a flat 60 s, a 60 s token would be due at birth and
-        # refreshed in a tight loop.
-        margin = min(self._policy.min_margin_s, (1.0 - self._policy.fraction) * lifetime)
-        point = min(issued_at + self._policy.fraction * lifetime, expires_at - margin)
+        # A share of the lifetime, not a flat margin before expiry: with a flat 60 s, a 60 s token would be
+        # due at birth. (At 75 %, tokens living 4 minutes or more are refreshed at least 60 s before expiry.)
+        point = issued_at + self._policy.fraction * lifetime
         jitter = self._jitter_share(account_id, issued_at) * min(self._policy.max_jitter_s, 0.05 * lifetime)
         return max(issued_at + self._policy.min_interval_s, point - jitter)
 

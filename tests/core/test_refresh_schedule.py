@@ -1,9 +1,5 @@
 """When the engine plans a refresh: 75 % of the lifetime (so at least 60 s ahead for lifetimes of 240 s and
-more, a quarter of the lifetime ahead for shorter ones), minus a jitter of at most 30 s or 5 % of the lifetime.
-
-Note: with margin = min(min_margin_s, (1 - fraction) * lifetime), `expires - margin` is never earlier than
-`issued + fraction * lifetime`, so RefreshPolicy.min_margin_s never changes the point; the tests pin the
-behaviour the README promises, not that parameter."""
+more, a quarter of the lifetime ahead for shorter ones), minus a jitter of at most 30 s or 5 % of the lifetime."""
 
 from __future__ import annotations
 
