@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest_asyncio
 
+from desktop_app.core.clock import Clock
 from desktop_app.core.oauth import new_http_client
 from desktop_app.core.paths import AppPaths
 from desktop_app.core.refresh import RefreshPolicy
@@ -62,19 +65,15 @@ class Rig:
         )
 
 
-@pytest_asyncio.fixture
-async def rig(
-    oidc_provider: OidcProvider, keychain: Keychain, rig_browser: RigBrowser, tmp_path: Any
-) -> AsyncIterator[Rig]:
+def rig_service(tmp_path: Path, clock: Clock, consent: Consent) -> tuple[Service, Vault, AppPaths]:
+    """A Service as the app builds it, on the rig: private paths, a keychain collection of its own."""
     paths = AppPaths(
         config_dir=tmp_path / "config" / "tokendesk",
         state_dir=tmp_path / "state" / "tokendesk",
         log_dir=tmp_path / "log",
         runtime_dir=tmp_path / "run" / "tokendesk",
     )
-    clock = FakeClock(start=__import__("time").time())
     vault = Vault(service=f"tokendesk-e2e-{uuid.uuid4().hex[:8]}")
-    consent = Consent(rig_browser)
     service = Service(
         paths=paths,
         vault=vault,
@@ -84,11 +83,25 @@ async def rig(
         policy=RefreshPolicy(max_jitter_s=0),
         flow_timeout_s=30,
     )
-    oidc_provider.reset()
-    yield Rig(service, consent, oidc_provider, keychain, paths, clock, vault)
+    return service, vault, paths
+
+
+async def close_rig_service(service: Service, vault: Vault, consent: Consent) -> None:
     for task in consent.tasks:
         task.cancel()
     await asyncio.gather(*consent.tasks, return_exceptions=True)
     for record in service.accounts():
         await vault.delete(record.id)
     await service.aclose()
+
+
+@pytest_asyncio.fixture
+async def rig(
+    oidc_provider: OidcProvider, keychain: Keychain, rig_browser: RigBrowser, tmp_path: Path
+) -> AsyncIterator[Rig]:
+    clock = FakeClock(start=time.time())
+    consent = Consent(rig_browser)
+    service, vault, paths = rig_service(tmp_path, clock, consent)
+    oidc_provider.reset()
+    yield Rig(service, consent, oidc_provider, keychain, paths, clock, vault)
+    await close_rig_service(service, vault, consent)

@@ -9,7 +9,6 @@ import json
 import signal
 import subprocess
 import time
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,13 +19,10 @@ import pytest_asyncio
 from desktop_app.core.accounts import AccountState
 from desktop_app.core.errors import TokendeskError
 from desktop_app.core.events import AccountChanged
-from desktop_app.core.oauth import new_http_client
-from desktop_app.core.paths import AppPaths
-from desktop_app.core.refresh import RefreshPolicy
 from desktop_app.core.service import ConnectRequest, Service
-from desktop_app.core.vault import Vault
 from tests.clock import SimClock
-from tests.e2e.conftest import Consent
+from tests.core.test_engine_faults import engines_quiet
+from tests.e2e.conftest import Consent, close_rig_service, rig_service
 from tests.e2e.test_cli_e2e import Cli, cli, connect, expire_access_token, stored_tokens
 from tests.rig.browser import RigBrowser
 from tests.rig.keychain import Keychain
@@ -165,9 +161,8 @@ class App:
         self.loop_task = asyncio.ensure_future(engine.run())
 
     async def quiet(self) -> None:
-        engine = self.service.engine
         async with asyncio.timeout(60):
-            while engine._background or engine._inflight or not self.clock.seen_everything(1):  # noqa: ASYNC110
+            while not engines_quiet(self.clock, [self.service.engine]):  # noqa: ASYNC110
                 await asyncio.sleep(0.005)
 
 
@@ -175,24 +170,9 @@ class App:
 async def app(
     oidc_provider: OidcProvider, keychain: Keychain, rig_browser: RigBrowser, tmp_path: Path
 ) -> AsyncIterator[App]:
-    paths = AppPaths(
-        config_dir=tmp_path / "config",
-        state_dir=tmp_path / "state",
-        log_dir=tmp_path / "log",
-        runtime_dir=tmp_path / "run",
-    )
     clock = SimClock(start=time.time())
-    vault = Vault(service=f"tokendesk-e2e-{uuid.uuid4().hex[:8]}")
     consent = Consent(rig_browser)
-    service = Service(
-        paths=paths,
-        vault=vault,
-        http=new_http_client(),
-        clock=clock,
-        opener=consent,
-        policy=RefreshPolicy(max_jitter_s=0),
-        flow_timeout_s=30,
-    )
+    service, vault, _ = rig_service(tmp_path, clock, consent)
     app = App(service, clock, consent, oidc_provider)
     load = vault.load
 
@@ -206,12 +186,7 @@ async def app(
     if app.loop_task is not None:
         app.loop_task.cancel()
         await asyncio.gather(app.loop_task, return_exceptions=True)
-    for task in consent.tasks:
-        task.cancel()
-    await asyncio.gather(*consent.tasks, return_exceptions=True)
-    for record in service.accounts():
-        await vault.delete(record.id)
-    await service.aclose()
+    await close_rig_service(service, vault, consent)
 
 
 async def test_twelve_accounts_due_at_once_refresh_once_each_then_the_app_idles(app: App) -> None:
