@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import agentwire
+from .agentwire import CLIENT_TIMEOUT_S, MAX_LINE
 from .errors import TokendeskError, TransientError
 
 log = logging.getLogger(__name__)
 
-_MAX_LINE = 64 * 1024
-CLIENT_TIMEOUT_S = 180.0  # the app may have to wait for a lock and refresh (with one retry) first
+_MAX_LINE = MAX_LINE
 
 
 @dataclass(frozen=True, repr=False)
@@ -158,28 +159,21 @@ def request_token(path: Path, name: str, min_valid_s: float) -> AgentToken | Non
     """Ask the running app; None when no app is listening (then the caller does the work itself)."""
     if not supported() or not path.exists():
         return None
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(CLIENT_TIMEOUT_S)
-        try:
-            sock.connect(str(path))
-        except (ConnectionRefusedError, FileNotFoundError):
-            return None  # a stale socket: the app is gone
-        data = b""
-        try:
-            sock.sendall(json.dumps({"op": "token", "name": name, "min_valid_s": min_valid_s}).encode() + b"\n")
-            while not data.endswith(b"\n") and len(data) < _MAX_LINE:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-        except TimeoutError:
-            raise TransientError("The running Tokendesk app did not answer in time.") from None
-        except ConnectionError:
-            return None  # the app refused us (another user's app) or died mid-answer: fall back
     try:
-        answer = json.loads(data)
-    except ValueError:
-        return None  # not our app, or it died mid-answer: fall back
+        answer = agentwire.ask(str(path), name, min_valid_s, CLIENT_TIMEOUT_S)
+    except TimeoutError:
+        raise TransientError("The running Tokendesk app did not answer in time.") from None
+    if answer is None:
+        return None
     if not answer.get("ok"):
-        raise AgentError(str(answer.get("error", "the app refused")), int(answer.get("exit_code", 1)))
-    return AgentToken(str(answer["access_token"]), str(answer.get("token_type", "Bearer")), answer.get("expires_at"))
+        raise AgentError(str(answer.get("error", "the app refused")), _exit_code(answer.get("exit_code", 1)))
+    expires_at = answer.get("expires_at")
+    return AgentToken(
+        str(answer["access_token"]),
+        str(answer.get("token_type", "Bearer")),
+        float(expires_at) if isinstance(expires_at, int | float) else None,
+    )
+
+
+def _exit_code(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 1
