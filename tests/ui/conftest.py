@@ -44,6 +44,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)\(\)"))
 
 
+CALL_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[CALL_FAILED] = report.failed
+    return report
+
+
 class BackgroundErrors(logging.Handler):
     """Collects what the GUI would otherwise only log: ERROR records and every Bridge.taskFailed emission.
 
@@ -126,7 +137,7 @@ def qt_garbage(request: pytest.FixtureRequest) -> Iterator[None]:
     request.node.funcargs.clear()
     gc.collect()
     leaked = sum(1 for o in gc.get_objects() if isinstance(o, Controller) and id(o) not in before)
-    if leaked:
+    if leaked and not request.node.stash.get(CALL_FAILED, False):  # a failure's traceback holds its frames
         pytest.fail(f"{leaked} Controller(s) outlived the test, even the garbage collector", pytrace=False)
 
 
