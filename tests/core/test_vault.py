@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import uuid
 
@@ -11,11 +12,12 @@ import keyring.backends.fail
 import keyring.backends.null
 import keyring.backends.SecretService
 import pytest
+import secretstorage
 
 from desktop_app.core.errors import DamagedKeychainItem, VaultLocked, VaultUnavailable
 from desktop_app.core.secrets import Secret
 from desktop_app.core.tokens import TokenSet
-from desktop_app.core.vault import Vault, VaultEntry, check_backend
+from desktop_app.core.vault import SecretServiceBackend, Vault, VaultEntry, check_backend
 from tests.rig.keychain import Keychain
 
 pytestmark = pytest.mark.usefixtures("keychain")
@@ -44,16 +46,59 @@ async def test_round_trip_one_item_per_account(vault: Vault, keychain: Keychain)
 
 async def test_keychain_calls_run_off_the_event_loop(vault: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
     threads: list[str] = []
-    original = keyring.backends.SecretService.Keyring.get_password
+    original = SecretServiceBackend.get_password
 
-    def spy(self: object, service: str, username: str) -> str | None:
+    def spy(self: SecretServiceBackend, service: str, username: str) -> str | None:
         threads.append(threading.current_thread().name)
-        return original(self, service, username)  # type: ignore[arg-type]
+        return original(self, service, username)
 
-    monkeypatch.setattr(keyring.backends.SecretService.Keyring, "get_password", spy)
+    monkeypatch.setattr(SecretServiceBackend, "get_password", spy)
     await vault.load("nobody")
     assert threads and all(t.startswith("tokendesk-vault") for t in threads)
     assert threading.current_thread().name not in threads
+
+
+async def test_one_connection_serves_every_call(vault: Vault, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[object] = []
+    original = secretstorage.dbus_init
+
+    def counting() -> object:
+        opened.append(connection := original())
+        return connection
+
+    monkeypatch.setattr(secretstorage, "dbus_init", counting)
+    account = uuid.uuid4().hex
+    await vault.save(account, VaultEntry(tokens=TOKENS))
+    for _ in range(5):
+        assert (await vault.load(account)) is not None
+    await vault.delete(account)
+    assert len(opened) == 1
+    # keyring reads what the vault wrote: the item layout is keyring's own.
+    await vault.save(account, VaultEntry(tokens=TOKENS))
+    assert keyring.backends.SecretService.Keyring().get_password(vault._service, account) is not None
+    await vault.delete(account)
+
+
+async def test_a_broken_connection_is_opened_again(vault: Vault) -> None:
+    account = uuid.uuid4().hex
+    await vault.save(account, VaultEntry(tokens=TOKENS))
+    backend = vault._backend
+    assert isinstance(backend, SecretServiceBackend)
+    backend._connection.sock.shutdown(socket.SHUT_RDWR)  # what a restarted keychain daemon's bus looks like
+    assert (await vault.load(account)) is not None
+    await vault.delete(account)
+
+
+async def test_a_configured_keyring_backend_is_used_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    # keyring reads the variable once per process (the CLI end-to-end test covers that); here its answer is faked.
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    monkeypatch.setattr(keyring, "get_keyring", keyring.core.load_env)
+    vault = Vault(retry_delays_s=())
+    try:
+        with pytest.raises(VaultUnavailable, match=r"No secure keychain.*keyring\.backends\.null"):
+            await vault.load("nobody")
+    finally:
+        vault.close()
 
 
 async def test_locked_keychain_is_a_clear_error(vault: Vault, keychain: Keychain) -> None:
