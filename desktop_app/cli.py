@@ -183,11 +183,13 @@ _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 async def _run(args: argparse.Namespace, paths: AppPaths) -> int:
     from .core.flow import system_browser
+    from .core.oauth import new_http_client
     from .core.service import Service
+    from .core.vault import Vault
 
     opener = _no_browser if getattr(args, "no_browser", False) else system_browser
     timeout = getattr(args, "timeout", 300.0)
-    service = Service.create(paths, opener=opener, flow_timeout_s=timeout)
+    service = Service(paths=paths, vault=Vault(), http=new_http_client(), opener=opener, flow_timeout_s=timeout)
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
     assert main is not None
@@ -275,6 +277,35 @@ def _token_from_app(args: argparse.Namespace, paths: AppPaths) -> bool:
     return True
 
 
+def _token_from_keychain(args: argparse.Namespace, paths: AppPaths) -> bool:
+    """No app: a token valid long enough comes straight from the keychain, without the engine, httpx or a TLS
+    context (they cost more than the rest of the command). Anything else (a refresh, a backoff to honour, an
+    account needing sign-in, a missing item) is the engine's, with its locks, messages and signal handling."""
+    from .core.accounts import AccountState, AccountStore
+    from .core.tokens import attainable_s
+    from .core.vault import Vault
+
+    record = AccountStore(paths.accounts_file).find(args.name)
+    if record.state is AccountState.NEEDS_SIGN_IN:
+        return False
+
+    async def load() -> Any:
+        vault = Vault()
+        try:
+            return await vault.load(record.id)
+        finally:
+            vault.close()
+
+    entry = asyncio.run(load())
+    tokens = None if entry is None else entry.tokens
+    if tokens is None or tokens.issued_at != record.issued_at:
+        return False  # missing, or newer than the metadata says: the engine adopts it and explains
+    if tokens.valid_for(time.time()) < attainable_s(args.min_valid, tokens):
+        return False
+    print(f"Authorization: {tokens.authorization_header()}" if args.header else tokens.access_token.reveal())
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv == ["--hidden"]:
@@ -291,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "list":
             return _list(args, paths)
-        if args.command == "token" and _token_from_app(args, paths):
+        if args.command == "token" and (_token_from_app(args, paths) or _token_from_keychain(args, paths)):
             return EXIT_OK
         return asyncio.run(_run(args, paths))
     except TokendeskError as exc:

@@ -39,7 +39,7 @@ from .errors import (
 )
 from .events import AccountChanged, EventBus, NeedsSignInRaised
 from .oauth import Client, refresh_grant
-from .tokens import TokenSet
+from .tokens import TokenSet, attainable_s
 from .vault import Vault, VaultEntry
 
 log = logging.getLogger(__name__)
@@ -128,12 +128,12 @@ class RefreshEngine:
             # Another process refreshed or reconnected since we cached: the keychain has the current tokens.
             entry = await self._load(account_id)
         assert entry.tokens is not None
-        wanted_s = _attainable(min_valid_s, entry.tokens)
+        wanted_s = attainable_s(min_valid_s, entry.tokens)
         if entry.tokens.valid_for(asked_at) >= wanted_s:
             return entry.tokens
         _honour_retry_at(record, asked_at)
         tokens = await self._single_flight(
-            account_id, lambda t, now: t.valid_for(now) < _attainable(min_valid_s, t) and t.issued_at < asked_at
+            account_id, lambda t, now: t.valid_for(now) < attainable_s(min_valid_s, t) and t.issued_at < asked_at
         )
         if tokens.refresh_token is None and tokens.valid_for(self._clock.now()) < wanted_s:
             raise NeedsSignIn(
@@ -626,13 +626,6 @@ def _honour_retry_at(record: AccountRecord, now: float) -> None:
         retry_after_s=wait_s,
         offline=record.offline,
     )
-
-
-def _attainable(min_valid_s: float, tokens: TokenSet) -> float:
-    """What a refresh can promise: never more than half a token's lifetime (a 30 s token cannot stay valid
-    for 60 s, and asking for it must not refresh on every call)."""
-    lifetime = tokens.lifetime_s
-    return min_valid_s if lifetime is None else min(min_valid_s, 0.5 * lifetime)
 
 
 def _sign_in_message(record: AccountRecord) -> str:

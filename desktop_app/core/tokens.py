@@ -6,14 +6,15 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
-
-import httpx
 
 from .errors import ClientConfigError, InvalidGrant, MalformedResponse, ProviderError, TransientError
 from .providers import ProviderSpec, Quirk
 from .secrets import Secret
+
+if TYPE_CHECKING:
+    import httpx  # only annotations: the CLI reads a valid token from the keychain without loading httpx
 
 
 @dataclass(frozen=True, repr=False)
@@ -278,3 +279,10 @@ def _deadline(value: object, now: float, name: str, spec: ProviderSpec) -> float
     if not math.isfinite(seconds) or seconds < 0:
         raise MalformedResponse(f"{spec.display_name}'s token response has an invalid {name}.")
     return now + min(seconds, _MAX_LIFETIME_S)
+
+
+def attainable_s(min_valid_s: float, tokens: TokenSet) -> float:
+    """What a refresh can promise: never more than half a token's lifetime (a 30 s token cannot stay valid
+    for 60 s, and asking for it must not refresh on every call)."""
+    lifetime = tokens.lifetime_s
+    return min_valid_s if lifetime is None else min(min_valid_s, 0.5 * lifetime)
