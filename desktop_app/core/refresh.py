@@ -187,7 +187,11 @@ class RefreshEngine:
                 if record.rotation_pending == self._owner and record.id not in self._unsaved:
                     await self._update(
                         record.id,
-                        lambda r: replace(r, rotation_pending=None) if r.rotation_pending == self._owner else r,
+                        lambda r: (
+                            replace(self._synced(r.id, r), rotation_pending=None)
+                            if r.rotation_pending == self._owner
+                            else r
+                        ),
                     )
         except TokendeskError as exc:
             log.error("could not clear this process's refresh marks: %s", exc)
@@ -389,11 +393,27 @@ class RefreshEngine:
         async with self._cross_process_lock(account_id):
             await self._save_unsaved(account_id)
             record = await asyncio.to_thread(self._store.get, account_id)
-            try:
-                entry = await self._load(account_id)  # fresh: another process may have refreshed meanwhile
-            except NeedsSignIn as exc:  # missing or damaged item: only a new sign-in brings tokens back
-                await self._needs_sign_in(account_id, str(exc), None)
-                raise
+            cached = self._cache.get(account_id)
+            if (
+                cached is not None
+                and cached.tokens is not None
+                and cached.tokens.issued_at == record.issued_at
+                and record.rotation_pending is None
+                and record.history
+                and record.history[-1].outcome == "ok"
+            ):
+                # The metadata vouches for our copy: the keychain changes only under the account's lock, each
+                # change is followed by a success write with its issued_at or leaves the rotation-pending mark up
+                # (a process killed in between, a store that refused the write; a mark taken down at exit carries
+                # the tokens' fields, see _synced), and a failed attempt may have saved a rescued refresh token
+                # under the same issued_at, so after one the keychain is read. Saves a keychain read per refresh.
+                entry = cached
+            else:
+                try:
+                    entry = await self._load(account_id)  # another process refreshed or reconnected meanwhile
+                except NeedsSignIn as exc:  # missing or damaged item: only a new sign-in brings tokens back
+                    await self._needs_sign_in(account_id, str(exc), None)
+                    raise
             tokens = entry.tokens
             assert tokens is not None
             if record.issued_at != tokens.issued_at and not record.state.is_terminal:
@@ -558,9 +578,16 @@ class RefreshEngine:
         now = self._clock.now()
         await self._update(
             account_id,
-            lambda r: r.apply(
-                Event.CONFIG_REJECTED, last_error=reason, retry_at=None, rotation_pending=self._holding(account_id, r)
-            ).with_attempt(Attempt(now, "config_error", reason)),
+            lambda r: (
+                self._synced(account_id, r)
+                .apply(
+                    Event.CONFIG_REJECTED,
+                    last_error=reason,
+                    retry_at=None,
+                    rotation_pending=self._holding(account_id, r),
+                )
+                .with_attempt(Attempt(now, "config_error", reason))
+            ),
         )
 
     async def _needs_sign_in(self, account_id: str, reason: str, advice: str | None) -> None:
@@ -583,16 +610,36 @@ class RefreshEngine:
 
         def change(r: AccountRecord) -> AccountRecord:
             delay = self.backoff_s(r.failures, retry_after=retry_after, offline=offline)
-            return r.apply(
-                event,
-                last_error=text,
-                retry_at=now + delay,
-                failures=r.failures + 1,
-                offline=offline,
-                rotation_pending=self._holding(account_id, r),
-            ).with_attempt(Attempt(now, outcome, text))
+            return (
+                self._synced(account_id, r)
+                .apply(
+                    event,
+                    last_error=text,
+                    retry_at=now + delay,
+                    failures=r.failures + 1,
+                    offline=offline,
+                    rotation_pending=self._holding(account_id, r),
+                )
+                .with_attempt(Attempt(now, outcome, text))
+            )
 
         await self._update(account_id, change)
+
+    def _synced(self, account_id: str, record: AccountRecord) -> AccountRecord:
+        """The record describing the tokens this process last put in the keychain, when a failed attempt saved
+        some (a rescued rotation) and the mark is about to come down: otherwise another process would trust its
+        older cached copy (see _refresh) and send a spent refresh token. Failures and state are left alone."""
+        entry = self._cache.get(account_id)
+        tokens = None if entry is None else entry.tokens
+        if tokens is None or tokens.issued_at == record.issued_at or account_id in self._unsaved:
+            return record
+        return replace(
+            record,
+            issued_at=tokens.issued_at,
+            expires_at=tokens.expires_at,
+            refresh_expires_at=tokens.refresh_expires_at,
+            has_refresh_token=tokens.refresh_token is not None,
+        )
 
     def _holding(self, account_id: str, record: AccountRecord) -> str | None:
         """The rotation-pending mark after a failed attempt: ours stays up only while we hold a rotated token
