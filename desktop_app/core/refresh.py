@@ -119,7 +119,7 @@ class RefreshEngine:
             # Rotated tokens the keychain refused earlier: nothing is handed out until they are safe.
             async with self._cross_process_lock(account_id):
                 await self._save_unsaved(account_id)
-        record = await asyncio.to_thread(self._store.get, account_id)
+        record = await self._store.call(self._store.get, account_id)
         if record.state is AccountState.NEEDS_SIGN_IN:
             # The grant is known dead; a leftover access token would only fail later, less clearly.
             raise NeedsSignIn(_sign_in_message(record))
@@ -182,7 +182,7 @@ class RefreshEngine:
         """Marks this process set but could not take down (the store refused a write): once it exits, another
         process would read them as a rotated token lost with it."""
         try:
-            records = await asyncio.to_thread(self._store.all)
+            records = await self._store.call(self._store.all)
             for record in records:
                 if record.rotation_pending == self._owner and record.id not in self._unsaved:
                     await self._update(
@@ -246,7 +246,7 @@ class RefreshEngine:
                 now = self._clock.now()
                 next_at = now + self._policy.wake_interval_s
                 try:
-                    records = await asyncio.to_thread(self._store.all)
+                    records = await self._store.call(self._store.all)
                 except StoreError as exc:
                     log.error("cannot read accounts: %s", exc)
                     records = []
@@ -303,7 +303,7 @@ class RefreshEngine:
         """Hold back an account whose attempt left it due now (nothing was recorded, or nothing could be):
         without this the loop would start it again at once, forever."""
         try:
-            record: AccountRecord | None = await asyncio.to_thread(self._store.get, account_id)
+            record: AccountRecord | None = await self._store.call(self._store.get, account_id)
         except TokendeskError:
             record = None
         now = self._clock.now()
@@ -385,14 +385,14 @@ class RefreshEngine:
         return entry
 
     async def _update(self, account_id: str, change: Callable[[AccountRecord], AccountRecord]) -> AccountRecord:
-        record = await asyncio.to_thread(self._store.update, account_id, change)
+        record = await self._store.call(self._store.update, account_id, change)
         self._bus.emit(AccountChanged(record))
         return record
 
     async def _refresh(self, account_id: str, needs: Needs) -> TokenSet:
         async with self._cross_process_lock(account_id):
             await self._save_unsaved(account_id)
-            record = await asyncio.to_thread(self._store.get, account_id)
+            record = await self._store.call(self._store.get, account_id)
             cached = self._cache.get(account_id)
             if (
                 cached is not None
@@ -592,7 +592,7 @@ class RefreshEngine:
 
     async def _needs_sign_in(self, account_id: str, reason: str, advice: str | None) -> None:
         now = self._clock.now()
-        before = await asyncio.to_thread(self._store.get, account_id)
+        before = await self._store.call(self._store.get, account_id)
         record = await self._update(
             account_id,
             lambda r: r.apply(
