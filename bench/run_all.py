@@ -14,8 +14,8 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 # Issue 9's rows first; store_and_plan and gui are the older component benchmarks (gui has no --quick).
-SCRIPTS = ["cli_token.py", "storm.py", "idle.py", "store_and_plan.py", "gui.py"]
-QUICK = ["cli_token.py", "storm.py", "idle.py", "store_and_plan.py"]
+SCRIPTS = ["cli_token.py", "storm.py", "idle.py", "gui_start.py", "store_and_plan.py", "gui.py"]
+QUICK = ["cli_token.py", "storm.py", "idle.py", "gui_start.py", "store_and_plan.py"]
 
 
 def main() -> int:

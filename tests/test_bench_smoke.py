@@ -23,6 +23,14 @@ def test_every_benchmark_runs_quick() -> None:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     verdicts = [line for line in done.stdout.splitlines() if line.startswith(("PASS ", "MISS ", "FAIL "))]
-    for row in ("token, app running", "agent reply", "token, no app", "refresh storm", "idle app"):
+    for row in (
+        "token, app running",
+        "agent reply",
+        "token, no app",
+        "refresh storm",
+        "idle app",
+        "first paint",
+        "RSS 5 s",
+    ):
         assert any(row in line for line in verdicts), (row, done.stdout[-3000:])
     assert "crashed: none" in done.stdout
