@@ -206,6 +206,7 @@ class AccountRecord:
         return cls(**kwargs)
 
 
+_SEPARATORS = (", ", ": ")
 _Signature = tuple[int, int, int, int]  # inode, size, mtime_ns, ctime_ns: a replaced file always differs
 
 
@@ -229,6 +230,7 @@ class AccountStore:
         self._records: dict[str, AccountRecord] = {}
         # Damaged records as read: (the placeholder shown for it, the raw JSON written back while unchanged).
         self._damaged: dict[str, tuple[AccountRecord, dict[str, Any]]] = {}
+        self._texts: dict[str, tuple[AccountRecord, str]] = {}  # each record's JSON text, see _write
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
 
@@ -314,16 +316,23 @@ class AccountStore:
         return records, damaged
 
     def _write(self, records: dict[str, AccountRecord]) -> None:
-        def encode(record: AccountRecord) -> dict[str, Any]:
-            kept = self._damaged.get(record.id)
-            return kept[1] if kept is not None and kept[0] is record else record.to_json()
+        texts: dict[str, tuple[AccountRecord, str]] = {}
 
-        payload = {
-            "schema_version": SCHEMA_VERSION,
-            "accounts": [encode(r) for r in sorted(records.values(), key=lambda r: r.created_at)],
-        }
-        # No indent: only the C encoder is fast enough for hundreds of accounts, and no human edits this file.
-        text = json.dumps(payload, sort_keys=True, separators=(", ", ": "))
+        def encode(record: AccountRecord) -> str:
+            # Records are frozen and replaced when they change, so a record's text is kept while the same object
+            # stands for it: a write at 1,000 accounts encodes the one that changed, not all (25 ms -> 3 ms).
+            cached = self._texts.get(record.id)
+            if cached is None or cached[0] is not record:
+                kept = self._damaged.get(record.id)
+                data = kept[1] if kept is not None and kept[0] is record else record.to_json()
+                cached = (record, json.dumps(data, sort_keys=True, separators=_SEPARATORS))
+            texts[record.id] = cached
+            return cached[1]
+
+        # The same text json.dumps(payload, sort_keys=True) gives, built from the records' texts. No indent: no
+        # human edits this file.
+        body = ", ".join(encode(r) for r in sorted(records.values(), key=lambda r: r.created_at))
+        text = f'{{"accounts": [{body}], "schema_version": {SCHEMA_VERSION}}}'
         fd, tmp = tempfile.mkstemp(prefix=".accounts-", suffix=".tmp", dir=self.path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -337,6 +346,7 @@ class AccountStore:
                 os.unlink(tmp)
             raise
         self._records = records
+        self._texts = texts
         self._damaged = {k: v for k, v in self._damaged.items() if records.get(k) is v[0]}
         self._signature = self._stat()
 

@@ -1,0 +1,44 @@
+"""The store writes at any size by encoding only the records that changed (issue 9), byte for byte as before."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from desktop_app.core.accounts import AccountRecord, AccountStore
+from tests.core.conftest import SPEC
+
+
+def test_a_write_encodes_only_what_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = AccountStore(tmp_path / "accounts.json")
+    for i in range(20):
+        store.add(AccountRecord(id=f"id{i:02d}", name=f"A{i}", provider=SPEC, client_id="c", scopes=(), created_at=i))
+    encoded: list[str] = []
+    to_json = AccountRecord.to_json
+
+    def counting(self: AccountRecord) -> dict[str, object]:
+        encoded.append(self.id)
+        return to_json(self)
+
+    monkeypatch.setattr(AccountRecord, "to_json", counting)
+    store.update("id07", lambda r: replace(r, failures=3))
+    assert encoded == ["id07"]
+    # The file is exactly what encoding every record at once gives.
+    records = AccountStore(tmp_path / "accounts.json").all()
+    expected = json.dumps(
+        {"schema_version": 1, "accounts": [to_json(r) for r in records]}, sort_keys=True, separators=(", ", ": ")
+    )
+    assert (tmp_path / "accounts.json").read_text() == expected
+    assert [r.failures for r in records if r.id == "id07"] == [3]
+
+
+def test_another_process_write_is_read_and_kept(tmp_path: Path) -> None:
+    mine, other = AccountStore(tmp_path / "accounts.json"), AccountStore(tmp_path / "accounts.json")
+    mine.add(AccountRecord(id="a", name="A", provider=SPEC, client_id="c", scopes=(), created_at=1))
+    mine.add(AccountRecord(id="b", name="B", provider=SPEC, client_id="c", scopes=(), created_at=2))
+    other.update("a", lambda r: replace(r, failures=5))
+    mine.update("b", lambda r: replace(r, failures=1))  # must not write back its stale text for "a"
+    assert {r.id: r.failures for r in AccountStore(tmp_path / "accounts.json").all()} == {"a": 5, "b": 1}
