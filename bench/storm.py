@@ -97,8 +97,13 @@ def mint(provider: OidcProvider, count: int) -> list[dict[str, Any]]:
         raise RuntimeError("sign-in did not finish")
 
     def batch(indices: range) -> list[dict[str, Any]]:
-        with httpx.Client(follow_redirects=False, timeout=30) as client:
-            return [one(client, f"user{indices.start}") for _ in indices]
+        grants = []
+        for i in indices:
+            # A fresh browser session per grant: one session signing in again joins its earlier grant, and
+            # oidc-provider's reuse detection then revokes that shared grant when a sibling rotates.
+            with httpx.Client(follow_redirects=False, timeout=30) as client:
+                grants.append(one(client, f"user{i}"))
+        return grants
 
     chunks = [range(i, min(i + 50, count)) for i in range(0, count, 50)]
     with ThreadPoolExecutor(4) as pool:
@@ -170,14 +175,16 @@ async def engine_storm(root: Path, provider: OidcProvider, grants: list[dict[str
         spawn(coro)
 
     engine._spawn = counting_spawn  # type: ignore[method-assign]
-    refreshed: set[str] = set()
+    settled: dict[str, AccountState] = {}
     done = asyncio.Event()
 
     def on_event(event: CoreEvent) -> None:
         record = event.record if isinstance(event, AccountChanged) else None
-        if record is not None and record.state is AccountState.VALID and (record.issued_at or 0) > now:
-            refreshed.add(record.id)
-            if len(refreshed) == n:
+        if record is None:
+            return
+        if (record.state is AccountState.VALID and (record.issued_at or 0) > now) or record.state.is_terminal:
+            settled[record.id] = record.state
+            if len(settled) == n:
                 done.set()
 
     bus.subscribe(on_event)
@@ -205,6 +212,7 @@ async def engine_storm(root: Path, provider: OidcProvider, grants: list[dict[str
         "keychain_loads": vault.loads,
         "keychain_saves": vault.saves,
         "idle_cpu_after_s": settle_cpu,
+        "not_valid": sum(1 for state in settled.values() if state is not AccountState.VALID),
         "records": records,
     }
 
@@ -267,11 +275,11 @@ async def storm(provider: OidcProvider, n: int) -> bool:
         vault.close()
     floor = await floor_storm(provider, entries, persistent=False)
     kept = await floor_storm(provider, entries, persistent=True)
-    ok = got["requests"] == n and got["refresh_ok"] == n and not got["errors"]
+    ok = got["requests"] == n and got["refresh_ok"] == n and not got["errors"] and not got["not_valid"]
     print(
         f"  engine: {got['requests']} token requests ({got['refresh_ok']} refreshed, errors {got['errors']}), "
         f"{got['tasks']} tasks, keychain {got['keychain_loads']} reads + {got['keychain_saves']} writes, "
-        f"CPU {got['idle_cpu_after_s']:.2f} s in the 2 s after",
+        f"CPU {got['idle_cpu_after_s']:.2f} s in the 2 s after; {got['not_valid']} accounts not valid",
         flush=True,
     )
     ok &= got["tasks"] <= n + 2
