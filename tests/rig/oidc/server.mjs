@@ -10,6 +10,10 @@ console.log = console.error;
 console.info = console.error;
 // Imported only after the console is redirected, so import-time notices go to stderr too.
 const { default: Provider } = await import('oidc-provider');
+// The memory adapter keeps its newest 1,000 entries, about 140 grants (each is a session, interactions, a code and
+// tokens); older grants vanish and their refresh tokens turn invalid_grant. bench/storm.py seeds up to 1,000.
+const { default: LRU } = await import('oidc-provider/lib/helpers/lru.js');
+(await import('oidc-provider/lib/adapters/memory_adapter.js')).setStorage(new LRU({ maxSize: 200_000 }));
 
 const REDIRECT = 'http://127.0.0.1/callback';
 const COMMON = {
