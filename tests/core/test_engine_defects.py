@@ -377,3 +377,27 @@ async def test_a_damaged_keychain_item_means_reconnect(world: World) -> None:
     assert damaged.value.exit_code == 3
     assert world.get().state is AccountState.NEEDS_SIGN_IN
     assert world.endpoint.requests == []
+
+
+# --- who holds a rotation: a process, named so a reused pid is not mistaken for it ---------------------------
+
+
+def test_the_owner_of_a_mark_is_alive_only_while_that_very_process_runs() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from desktop_app.core.refresh import owner_is_alive, process_owner
+
+    me = process_owner()
+    pid, started = me.split(":")
+    assert pid == str(os.getpid()) and started.isdigit()  # Linux: the start time in clock ticks
+    assert owner_is_alive(me)
+    assert not owner_is_alive(f"{pid}:{int(started) + 1}")  # the same pid, another process (pid reuse)
+    assert owner_is_alive(f"{pid}:")  # no start time known (other systems): the pid alone decides
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert not owner_is_alive(process_owner(child.pid))  # it exited
+    assert not owner_is_alive("not-a-pid") and not owner_is_alive("")
+    assert owner_is_alive("1:")  # pid 1 belongs to another user or to us: never ours to declare dead
