@@ -13,7 +13,8 @@ const { default: Provider } = await import('oidc-provider');
 // The memory adapter keeps its newest 1,000 entries, about 140 grants (each is a session, interactions, a code and
 // tokens); older grants vanish and their refresh tokens turn invalid_grant. bench/storm.py seeds up to 1,000.
 const { default: LRU } = await import('oidc-provider/lib/helpers/lru.js');
-(await import('oidc-provider/lib/adapters/memory_adapter.js')).setStorage(new LRU({ maxSize: 200_000 }));
+const { default: MemoryAdapter } = await import('oidc-provider/lib/adapters/memory_adapter.js');
+const adapterStore = new LRU({ maxSize: 200_000 });
 
 const REDIRECT = 'http://127.0.0.1/callback';
 const COMMON = {
@@ -93,6 +94,7 @@ await new Promise((resolve) => server.listen(Number(process.env.PORT || 0), '127
 const issuer = `${tls ? 'https' : 'http'}://127.0.0.1:${server.address().port}${preset.prefix}${preset.issuerSuffix ?? ''}`;
 
 const provider = new Provider(issuer, {
+  adapter: (model) => new MemoryAdapter(model, adapterStore),
   clients,
   jwks: { keys: [signingKey] },
   cookies: { keys: [randomUUID()] },
