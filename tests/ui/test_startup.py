@@ -114,7 +114,8 @@ def test_first_paint_comes_before_httpx_and_keyring_in_the_real_start_up(tmp_pat
         assert events[0]["loaded"] == nothing
         assert events[1]["loaded"] == nothing, "the first paint waited for a heavy import"
         assert events[2]["loaded"]["desktop_app.core.service"] and events[2]["loaded"]["httpx"]
-        assert events[3]["loaded"] == dict.fromkeys(HEAVY, True)  # the keychain answered, the engine runs
+        # The keychain answered, the engine runs (on Linux the vault speaks Secret Service without keyring).
+        assert events[3]["loaded"]["httpx"] and events[3]["loaded"]["desktop_app.core.service"]
 
         # The single-instance server was up all along: a second start hands over and exits at once.
         second = subprocess.run(
