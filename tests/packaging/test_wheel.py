@@ -83,7 +83,7 @@ def test_wheel_declares_the_command_and_the_gui_launcher(wheel: zipfile.ZipFile)
         elif "=" in line:
             name, _, target = line.partition("=")
             sections[current][name.strip()] = target.strip()
-    assert sections["console_scripts"]["tokendesk"] == "desktop_app.cli:main"
+    assert sections["console_scripts"]["tokendesk"] == "desktop_app.fastcli:main"  # asks a running app first
     assert sections["gui_scripts"]["tokendesk-gui"] == "desktop_app.ui.app:main"
     # The targets exist in the wheel.
     names = set(wheel.namelist())
