@@ -438,8 +438,10 @@ class EngineUnderFaults(RuleBasedStateMachine):
 
     @rule()
     def faults_clear(self) -> None:
-        """The keychain, the disk and the provider behave again (a precondition on the faults left would make
-        the steps depend on thread timing, which hypothesis cannot replay)."""
+        """The keychain, the disk and the provider behave again.
+
+        No precondition on the faults left: it would make the steps depend on thread timing, which hypothesis
+        cannot replay."""
         self.keychain.locked = False
         self.keychain.fail_next.clear()
         self.store_faults.clear()
