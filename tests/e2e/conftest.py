@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -63,6 +65,41 @@ class Rig:
         return ConnectRequest(
             client_id=client_id, client_secret=Secret(secret) if secret else None, issuer=self.provider.issuer, **kwargs
         )
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def rig_cli(
+    rig: Rig, *args: str, keychain: bool = False, extra_env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    """`tokendesk ARGS` in a process that shares the rig Service's config, state and runtime dirs (so it
+    finds the app's agent socket). Without `keychain`, its D-Bus leads nowhere: only the app can answer."""
+    base = rig.paths.config_dir.parent.parent
+    (base / "run").mkdir(mode=0o700, exist_ok=True)
+    (base / "run").chmod(0o700)  # platformdirs ignores a runtime dir others can read
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    env.update(
+        XDG_CONFIG_HOME=str(base / "config"),
+        XDG_STATE_HOME=str(base / "state"),
+        XDG_RUNTIME_DIR=str(base / "run"),
+        PYTHONPATH=str(ROOT),
+        **(extra_env or {}),
+    )
+    if not keychain:
+        env["DBUS_SESSION_BUS_ADDRESS"] = "unix:path=/nonexistent/bus"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "desktop_app",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
 
 
 def rig_service(tmp_path: Path, clock: Clock, consent: Consent) -> tuple[Service, Vault, AppPaths]:

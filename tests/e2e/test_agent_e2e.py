@@ -6,43 +6,17 @@ import asyncio
 import os
 import socket
 import stat
-import sys
-from pathlib import Path
 
 import pytest
 
 from desktop_app.core.agent import _peer_uid, request_token
-from tests.e2e.conftest import Rig
+from tests.e2e.conftest import Rig, rig_cli
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
 
 
 async def cli(rig: Rig, *args: str, keychain: bool = False) -> tuple[int, str, str]:
-    base = rig.paths.config_dir.parent.parent
-    (base / "run").mkdir(mode=0o700, exist_ok=True)
-    (base / "run").chmod(0o700)  # platformdirs ignores a runtime dir others can read
-    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
-    env.update(
-        XDG_CONFIG_HOME=str(base / "config"),
-        XDG_STATE_HOME=str(base / "state"),
-        XDG_RUNTIME_DIR=str(base / "run"),
-        PYTHONPATH=str(ROOT),
-    )
-    if not keychain:
-        env["DBUS_SESSION_BUS_ADDRESS"] = "unix:path=/nonexistent/bus"  # so only the app can answer
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "desktop_app",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    return await rig_cli(rig, *args, keychain=keychain)
 
 
 async def test_cli_token_comes_from_the_running_app(rig: Rig) -> None:

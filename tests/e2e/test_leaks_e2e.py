@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,11 +11,10 @@ import pytest
 
 from desktop_app.core.errors import TransientError
 from desktop_app.core.logsetup import configure_logging
-from tests.e2e.conftest import Rig
+from tests.e2e.conftest import Rig, rig_cli
 from tests.e2e.leaks import assert_no_secret_seen_by_the_provider
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -37,30 +34,7 @@ def app_logging(rig: Rig) -> Iterator[Path]:
 
 async def cli(rig: Rig, *args: str) -> tuple[int, str, str]:
     """`tokendesk` at DEBUG, with no keychain of its own: only the app can answer."""
-    base = rig.paths.config_dir.parent.parent
-    (base / "run").mkdir(mode=0o700, exist_ok=True)
-    (base / "run").chmod(0o700)
-    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
-    env.update(
-        XDG_CONFIG_HOME=str(base / "config"),
-        XDG_STATE_HOME=str(base / "state"),
-        XDG_RUNTIME_DIR=str(base / "run"),
-        PYTHONPATH=str(ROOT),
-        TOKENDESK_LOG_LEVEL="DEBUG",
-        DBUS_SESSION_BUS_ADDRESS="unix:path=/nonexistent/bus",
-    )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "desktop_app",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    return await rig_cli(rig, *args, extra_env={"TOKENDESK_LOG_LEVEL": "DEBUG"})
 
 
 def read_files(root: Path) -> dict[str, str]:
