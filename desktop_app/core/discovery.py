@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from .errors import DiscoveryError, InvalidEndpoint, TransientError
-from .oauth import safe_get
+from .oauth import failure_in_words, safe_get
 from .providers import ClientAuth, OfflineAccess, ProviderSpec
 from .urls import check_endpoint
 
@@ -38,7 +38,7 @@ async def fetch_metadata(issuer: str, http: httpx.AsyncClient) -> dict[str, Any]
             raise TransientError(f"{urlsplit(issuer).netloc} did not answer in time.", offline=False) from None
         except httpx.HTTPError as exc:
             raise TransientError(
-                f"Cannot reach {urlsplit(issuer).netloc}: {type(exc).__name__}.", offline=True
+                f"Cannot reach {urlsplit(issuer).netloc}: {failure_in_words(exc)}.", offline=True
             ) from None
         except InvalidEndpoint as exc:
             raise DiscoveryError(f"The issuer redirected discovery somewhere unsafe: {exc}") from None

@@ -14,7 +14,7 @@ from joserfc.errors import BadSignatureError, InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
 from .errors import IdTokenError, InvalidEndpoint, TransientError
-from .oauth import safe_get
+from .oauth import failure_in_words, safe_get
 from .providers import ProviderSpec, Quirk
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class JwksCache:
             except InvalidEndpoint:
                 raise IdTokenError("The provider's signing keys (JWKS) redirect somewhere unsafe.") from None
             except httpx.HTTPError as exc:
-                raise TransientError(f"Cannot fetch the provider's signing keys: {type(exc).__name__}.") from None
+                raise TransientError(f"Cannot fetch the provider's signing keys: {failure_in_words(exc)}.") from None
             try:
                 response.raise_for_status()
                 entries = json.loads(response.text)["keys"]

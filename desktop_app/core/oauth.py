@@ -50,6 +50,30 @@ async def safe_get(http: httpx.AsyncClient, url: str, *, max_redirects: int = 3)
     return response
 
 
+def failure_in_words(exc: BaseException) -> str:
+    """Why a request failed, in words (refused, no such host, timed out, TLS), found along the exception's
+    causes; the library's class name when none of those fits."""
+    import socket
+    import ssl
+
+    cause: BaseException | None = exc
+    for _ in range(10):  # the chain httpx -> httpcore -> OS error is short; never loop on a cycle
+        if cause is None:
+            break
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"its TLS certificate was not accepted ({cause.verify_message})"
+        if isinstance(cause, ssl.SSLError):
+            return "the TLS handshake failed"
+        if isinstance(cause, socket.gaierror):
+            return "no such host"
+        if isinstance(cause, ConnectionRefusedError):
+            return "the connection was refused"
+        if isinstance(cause, TimeoutError | httpx.TimeoutException):
+            return "it did not answer in time"
+        cause = cause.__cause__ or cause.__context__
+    return type(exc).__name__
+
+
 def _client_auth(spec: ProviderSpec, client: Client, data: dict[str, str]) -> dict[str, str]:
     headers: dict[str, str] = {}
     method = spec.client_auth if client.client_secret is not None else ClientAuth.NONE
@@ -72,12 +96,14 @@ async def _post(
     try:
         return await http.post(url, data=data, headers=headers)
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-        raise TransientError(f"Cannot reach {host} ({type(exc).__name__}); you may be offline.", offline=True) from None
+        why = failure_in_words(exc)
+        raise TransientError(f"Cannot reach {host} ({why}); you may be offline.", offline=True) from None
     except httpx.TimeoutException as exc:
         raise TransientError(f"{host} did not answer in time ({type(exc).__name__}).", maybe_processed=True) from None
     except httpx.HTTPError as exc:
         # The request may have been received and acted upon before the connection broke.
-        raise TransientError(f"The connection to {host} failed ({type(exc).__name__}).", maybe_processed=True) from None
+        why = failure_in_words(exc)
+        raise TransientError(f"The connection to {host} failed ({why}).", maybe_processed=True) from None
 
 
 async def exchange_code(

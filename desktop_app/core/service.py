@@ -55,35 +55,6 @@ class DisconnectResult:
     note: str | None = None
 
 
-def _say_network_failure_in_words(exc: TransientError) -> None:
-    """Discovery's "Cannot reach HOST: ConnectError." names a library class: say why instead (refused, no such
-    host, timed out, TLS). The transport's exception is still the context of the one raised `from None`."""
-    import socket
-    import ssl
-
-    cause, words = exc.__context__, None
-    for _ in range(10):
-        if cause is None:
-            break
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            words = f"its TLS certificate was not accepted ({cause.verify_message})"
-        elif isinstance(cause, ssl.SSLError):
-            words = "the TLS handshake failed"
-        elif isinstance(cause, socket.gaierror):
-            words = "no such host"
-        elif isinstance(cause, ConnectionRefusedError):
-            words = "the connection was refused"
-        elif isinstance(cause, TimeoutError | httpx.TimeoutException):
-            words = "it did not answer in time"
-        if words is not None:
-            break
-        cause = cause.__cause__ or cause.__context__
-    context = exc.__context__
-    text = str(exc)
-    if words is not None and context is not None and text.endswith(f": {type(context).__name__}."):
-        exc.args = (f"{text[: -len(type(context).__name__) - 3]}: {words}.", *exc.args[1:])
-
-
 class Service:
     def __init__(
         self,
@@ -143,11 +114,7 @@ class Service:
     # --- providers --------------------------------------------------------------------------------
 
     async def resolve_provider(self, request: ConnectRequest) -> ProviderSpec:
-        try:
-            spec = await self._resolve_provider(request)
-        except TransientError as exc:
-            _say_network_failure_in_words(exc)
-            raise
+        spec = await self._resolve_provider(request)
         if request.redirect_host:
             spec = replace(spec, redirect_host=request.redirect_host)
         if request.client_auth is not None:

@@ -104,3 +104,20 @@ async def test_the_token_endpoint_is_never_followed_through_a_redirect() -> None
         with pytest.raises(TokendeskError):
             await revoke(http, spec, client, Secret("rt-old-000001"), hint="refresh_token", now=NOW)
     assert [r.url.host for r in seen] == ["id.example.com"] * 3
+
+
+async def test_a_refused_token_endpoint_is_said_in_words_not_library_classes() -> None:
+    from desktop_app.core.errors import TransientError
+
+    spec = ProviderSpec(
+        key="custom",
+        display_name="Local",
+        authorization_endpoint="http://127.0.0.1:1/authorize",
+        token_endpoint="http://127.0.0.1:1/token",  # nothing listens on port 1
+    )
+    tokens = TokenSet(Secret("at"), "Bearer", 0.0, 300.0, Secret("rt"))
+    async with new_http_client(timeout_s=5) as http:
+        with pytest.raises(TransientError) as refused:
+            await refresh_grant(http, spec, Client("c"), tokens, now=1.0)
+    assert str(refused.value) == "Cannot reach 127.0.0.1:1 (the connection was refused); you may be offline."
+    assert refused.value.offline
