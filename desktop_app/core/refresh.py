@@ -463,7 +463,7 @@ class RefreshEngine:
         signal's shutdown) cannot end it between the provider's answer and the save."""
 
         async def window() -> TokenSet:
-            new = await self._call(record, Client(record.client_id, entry.client_secret), tokens)
+            new = await self._call(record, entry, tokens)
             await self._keep(record.id, entry, tokens, new)
             now = self._clock.now()
             try:
@@ -499,26 +499,23 @@ class RefreshEngine:
         else:
             await self._retry_later(account_id, exc, Event.FAILED, "error")
 
-    async def _call(self, record: AccountRecord, client: Client, tokens: TokenSet) -> TokenSet:
+    async def _call(self, record: AccountRecord, entry: VaultEntry, tokens: TokenSet) -> TokenSet:
+        client = Client(record.client_id, entry.client_secret)
         try:
-            return await refresh_grant(self._http, record.provider, client, tokens, now=self._clock.now())
-        except TransientError as exc:
-            if not exc.maybe_processed:
-                raise
-            # The provider may have rotated the token without our seeing the answer. Providers with a
-            # rotation grace period (Okta, Auth0, Keycloak, Entra) still accept the old token now, not later.
-            log.info("refresh of %s lost its answer; retrying at once with the same token", record.id)
-            return await refresh_grant(self._http, record.provider, client, tokens, now=self._clock.now())
+            try:
+                return await refresh_grant(self._http, record.provider, client, tokens, now=self._clock.now())
+            except TransientError as exc:
+                if not exc.maybe_processed:
+                    raise
+                # The provider may have rotated the token without our seeing the answer. Providers with a
+                # rotation grace period (Okta, Auth0, Keycloak, Entra) still accept the old token now, not later.
+                log.info("refresh of %s lost its answer; retrying at once with the same token", record.id)
+                return await refresh_grant(self._http, record.provider, client, tokens, now=self._clock.now())
         except MalformedResponse as exc:
             if exc.rescued_tokens is not None:
-                # Keep the rotated refresh token even though the rest of the answer was unusable.
-                entry = await self._vault_entry(record.id)
+                # Keep the rotated refresh token even though the rest of the answer (first or retried) was unusable.
                 await self._keep(record.id, entry, tokens, exc.rescued_tokens)
             raise
-
-    async def _vault_entry(self, account_id: str) -> VaultEntry:
-        entry = self._cache.get(account_id)
-        return entry if entry is not None else await self._load(account_id)
 
     async def _keep(self, account_id: str, entry: VaultEntry, old: TokenSet, new: TokenSet) -> None:
         """Save new tokens to the keychain before anyone uses them. If the keychain refuses a rotated refresh

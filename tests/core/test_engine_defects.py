@@ -401,3 +401,16 @@ def test_the_owner_of_a_mark_is_alive_only_while_that_very_process_runs() -> Non
     assert not owner_is_alive(process_owner(child.pid))  # it exited
     assert not owner_is_alive("not-a-pid") and not owner_is_alive("")
     assert owner_is_alive("1:")  # pid 1 belongs to another user or to us: never ours to declare dead
+
+
+async def test_a_rotated_token_in_an_unusable_answer_to_the_retry_is_kept(world: World) -> None:
+    """The first answer is lost, the immediate retry answers without an access token but with a new refresh
+    token: that token is the grant now, and must reach the keychain."""
+    from desktop_app.core.errors import MalformedResponse
+
+    lost = httpx.ReadError("reset after the answer", request=httpx.Request("POST", "https://id.example.com/token"))
+    world.endpoint.replies = [lost, httpx.Response(200, json={"token_type": "Bearer", "refresh_token": "rt-rescued"})]
+    with pytest.raises(MalformedResponse):
+        await world.engine.refresh_now(world.record.id)
+    assert (await world.stored()).refresh_token == Secret("rt-rescued")
+    assert world.endpoint.refresh_tokens_sent == ["rt-initial-0001", "rt-initial-0001"]
