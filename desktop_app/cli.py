@@ -12,8 +12,8 @@ import math
 import signal
 import sys
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from . import __version__
 from .core.accounts import AccountRecord, effective_state
@@ -21,10 +21,15 @@ from .core.errors import TokendeskError, UsageError
 from .core.logsetup import configure_logging
 from .core.paths import AppPaths
 from .core.providers import PRESETS, ClientAuth
+from .exporting import DEFAULT_ENV, env_name
+from .formats import FORMATS
+from .gitcredential import check_username
+from .tokenpath import TOOL_MIN_VALID_S, IssuedToken
 
 log = logging.getLogger("tokendesk.cli")
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+T = TypeVar("T")
 
 
 def _iso(ts: float | None) -> str | None:
@@ -110,7 +115,36 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="refresh unless the token stays valid this long (default 60)",
     )
-    t.add_argument("--header", action="store_true", help="print an Authorization header line")
+    t.add_argument("--header", action="store_true", help="print an Authorization header line (--format header)")
+    t.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="token (default), header, json, or a SASL string for IMAP/SMTP: xoauth2, oauthbearer (base64)",
+    )
+    t.add_argument("--user", metavar="EMAIL", help="the user in xoauth2/oauthbearer (default: the account's email)")
+
+    e = sub.add_parser(
+        "exec",
+        help="run a command with a fresh token in its environment (never in its arguments)",
+        usage="tokendesk exec NAME [--env VAR] [--header-env VAR] [--min-valid S] -- COMMAND [ARGS...]",
+        epilog="The command's exit status is passed through (killed by signal N: 128+N); SIGTERM, SIGINT and "
+        "SIGHUP are forwarded to it. Command not found: 127; not executable: 126.",
+    )
+    e.add_argument("name")
+    e.add_argument("--env", type=env_name, default=DEFAULT_ENV, metavar="VAR", help="default ACCESS_TOKEN")
+    e.add_argument("--header-env", type=env_name, metavar="VAR", help="also set VAR to 'Bearer TOKEN'")
+    e.add_argument("--min-valid", type=_seconds, default=TOOL_MIN_VALID_S, metavar="SECONDS", help="default 300")
+
+    g = sub.add_parser(
+        "git-credential",
+        help="git credential helper: git config credential.https://HOST.helper '!tokendesk git-credential "
+        "--account NAME'",
+    )
+    g.add_argument("--account", required=True, metavar="NAME")
+    g.add_argument("--username", type=check_username, metavar="USER", help="default oauth2 (x-access-token: GitHub)")
+    g.add_argument("--host", action="append", default=[], metavar="HOST", help="answer only for this host (repeatable)")
+    g.add_argument("--min-valid", type=_seconds, default=TOOL_MIN_VALID_S, metavar="SECONDS", help=argparse.SUPPRESS)
+    g.add_argument("action", metavar="get|store|erase")
 
     f = sub.add_parser("refresh", help="refresh an account's tokens now")
     f.add_argument("name")
@@ -182,6 +216,11 @@ _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 async def _run(args: argparse.Namespace, paths: AppPaths) -> int:
+    return await _serve(args, paths, lambda service: _command(args, service))
+
+
+async def _serve(args: argparse.Namespace, paths: AppPaths, work: Callable[[Any], Awaitable[T]]) -> T:
+    """`work(service)` on a Service of its own, ended cleanly by SIGTERM/SIGINT/SIGHUP (raises Stopped)."""
     from .core.flow import system_browser
     from .core.oauth import new_http_client
     from .core.service import Service
@@ -206,7 +245,7 @@ async def _run(args: argparse.Namespace, paths: AppPaths) -> int:
     for signum in _STOP_SIGNALS:
         loop.add_signal_handler(signum, stop, signum)
     try:
-        return await _command(args, service)
+        return await work(service)
     except asyncio.CancelledError:
         if not received:
             raise
@@ -226,9 +265,6 @@ async def _command(args: argparse.Namespace, service: Any) -> int:
     elif args.command == "reconnect":
         record = await service.reconnect(args.name, on_url=_say_url)
         print(f"Reconnected {record.name} ({record.identity.label()}).")
-    elif args.command == "token":
-        tokens = await service.token(args.name, min_valid_s=args.min_valid)
-        print(f"Authorization: {tokens.authorization_header()}" if args.header else tokens.access_token.reveal())
     elif args.command == "refresh":
         tokens = await service.refresh(args.name)
         until = _iso(tokens.expires_at) or "no expiry"
@@ -266,44 +302,41 @@ def _list(args: argparse.Namespace, paths: AppPaths) -> int:
     return EXIT_OK
 
 
-def _token_from_app(args: argparse.Namespace, paths: AppPaths) -> bool:
-    """While the app runs it owns the tokens: ask it first, which is also fast (no HTTP or keychain import)."""
-    from .core.agent import request_token
+def _tools(args: argparse.Namespace, paths: AppPaths) -> int:
+    """`token`, `exec` and `git-credential`: all get their token the same way (tokenpath.get_token)."""
+    from . import exporting, gitcredential, tokenpath
+    from .core.secrets import Secret
 
-    got = request_token(paths.agent_socket, args.name, args.min_valid)
-    if got is None:
-        return False
-    print(f"Authorization: Bearer {got.access_token}" if args.header else got.access_token)
-    return True
+    def engine(name: str, min_valid_s: float) -> IssuedToken:
+        async def work(service: Any) -> IssuedToken:
+            record = service.find(name)
+            return IssuedToken.of(record, await service.token(record.id, min_valid_s=min_valid_s))
 
+        return asyncio.run(_serve(args, paths, work))
 
-def _token_from_keychain(args: argparse.Namespace, paths: AppPaths) -> bool:
-    """No app: a token valid long enough comes straight from the keychain, without the engine, httpx or a TLS
-    context (they cost more than the rest of the command). Anything else (a refresh, a backoff to honour, an
-    account needing sign-in, a missing item) is the engine's, with its locks, messages and signal handling."""
-    from .core.accounts import AccountState, AccountStore
-    from .core.tokens import attainable_s
-    from .core.vault import Vault
+    def get(name: str) -> IssuedToken:
+        return tokenpath.get_token(paths, name, args.min_valid, engine)
 
-    record = AccountStore(paths.accounts_file).find(args.name)
-    if record.state is AccountState.NEEDS_SIGN_IN:
-        return False
+    if args.command == "token":
+        if args.header and args.format not in (None, "header"):
+            raise UsageError("--header is --format header; give one of them.")
+        print(exporting.formatted(get(args.name), "header" if args.header else args.format or "token", args.user))
+        return EXIT_OK
+    if args.command == "exec":
+        return exporting.run_exec(args.exec_command, exporting.child_env(get(args.name), args.env, args.header_env))
 
-    async def load() -> Any:
-        vault = Vault()
-        try:
-            return await vault.load(record.id)
-        finally:
-            vault.close()
+    def reject(password: Secret) -> bool:
+        async def work(service: Any) -> bool:
+            return bool(await service.reject(args.account, password))
 
-    entry = asyncio.run(load())
-    tokens = None if entry is None else entry.tokens
-    if tokens is None or tokens.issued_at != record.issued_at:
-        return False  # missing, or newer than the metadata says: the engine adopts it and explains
-    if tokens.valid_for(time.time()) < attainable_s(args.min_valid, tokens):
-        return False
-    print(f"Authorization: {tokens.authorization_header()}" if args.header else tokens.access_token.reveal())
-    return True
+        return asyncio.run(_serve(args, paths, work))
+
+    hosts = gitcredential.require_hosts(args.host)
+    out = gitcredential.helper(
+        args.action, sys.stdin, hosts=hosts, username=args.username, get_token=lambda: get(args.account), reject=reject
+    )
+    sys.stdout.write(out)
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -313,7 +346,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # so this module never pulls in Qt itself.
         app = importlib.import_module("desktop_app.ui.app")
         return int(app.main(argv))
+    exec_command: list[str] = []
+    if argv[0] == "exec" and "--" in argv:
+        # Everything after the first -- is the command, options included: argparse would take them as ours.
+        split = argv.index("--")
+        argv, exec_command = argv[:split], argv[split + 1 :]
     args = build_parser().parse_args(argv)
+    args.exec_command = exec_command
     if args.command is None:
         build_parser().print_help()
         return EXIT_USAGE
@@ -322,8 +361,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "list":
             return _list(args, paths)
-        if args.command == "token" and (_token_from_app(args, paths) or _token_from_keychain(args, paths)):
-            return EXIT_OK
+        if args.command in ("token", "exec", "git-credential"):
+            return _tools(args, paths)
         return asyncio.run(_run(args, paths))
     except TokendeskError as exc:
         print(f"tokendesk: {exc}", file=sys.stderr)

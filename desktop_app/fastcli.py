@@ -6,45 +6,67 @@ import math
 import os
 import sys
 
+from . import formats
 from .core import agentwire
+from .formats import FORMATS
 
+_EXIT_USAGE = 2  # UsageError.exit_code
 _EXIT_TRANSIENT = 4  # TransientError.exit_code, without importing the errors module
 
 
-def _simple_token_args(argv: list[str]) -> tuple[str, float, bool] | None:
-    """(name, min_valid_s, header) for a plain `token NAME [--min-valid S] [--header]`, else None (argparse's
-    abbreviations, help, odd values and errors are the full CLI's to handle, with its messages)."""
+def _option_value(rest: list[str], i: int, option: str) -> tuple[str, int] | None:
+    """The value of `--option VALUE` or `--option=VALUE` at rest[i] and the index after it, else None."""
+    arg = rest[i]
+    if arg == option:
+        return None if i + 1 == len(rest) else (rest[i + 1], i + 2)
+    if arg.startswith(option + "="):
+        return arg.partition("=")[2], i + 1
+    return None
+
+
+def _simple_token_args(argv: list[str]) -> tuple[str, float, str, str | None] | None:
+    """(name, min_valid_s, format, user) for a plain `token NAME [--min-valid S] [--header | --format F]
+    [--user U]`, else None (argparse's abbreviations, help, odd values and errors are the full CLI's to handle,
+    with its messages)."""
     if len(argv) < 2 or argv[0] != "token":
         return None
     name: str | None = None
     min_valid_s = 60.0
+    fmt: str | None = None
     header = False
+    user: str | None = None
     rest = argv[1:]
     i = 0
     while i < len(rest):
         arg = rest[i]
         if arg == "--header":
-            header = True
-        elif arg == "--min-valid" or arg.startswith("--min-valid="):
-            if arg == "--min-valid":
-                i += 1
-                if i == len(rest):
+            header, i = True, i + 1
+        elif arg.startswith("--"):
+            option = arg.partition("=")[0]
+            got = _option_value(rest, i, option) if option in ("--min-valid", "--format", "--user") else None
+            if got is None:
+                return None
+            text, i = got
+            if option == "--format":
+                if text not in FORMATS or fmt is not None:
                     return None
-                text = rest[i]
+                fmt = text
+            elif option == "--user":
+                user = text
             else:
-                text = arg.partition("=")[2]
-            try:
-                min_valid_s = float(text)
-            except ValueError:
-                return None
-            if not math.isfinite(min_valid_s) or min_valid_s < 0:
-                return None
+                try:
+                    min_valid_s = float(text)
+                except ValueError:
+                    return None
+                if not math.isfinite(min_valid_s) or min_valid_s < 0:
+                    return None
         elif arg.startswith("-") or name is not None:
             return None
         else:
-            name = arg
-        i += 1
-    return None if name is None else (name, min_valid_s, header)
+            name, i = arg, i + 1
+    if name is None or (header and fmt not in (None, "header")):
+        return None
+    return name, min_valid_s, "header" if header else fmt or "token", user
 
 
 def _from_app(argv: list[str]) -> int | None:
@@ -53,7 +75,7 @@ def _from_app(argv: list[str]) -> int | None:
     path = agentwire.default_socket_path() if simple is not None else None
     if simple is None or path is None or not os.path.exists(path):
         return None
-    name, min_valid_s, header = simple
+    name, min_valid_s, fmt, user = simple
     try:
         answer = agentwire.ask(path, name, min_valid_s)
     except TimeoutError:
@@ -65,8 +87,22 @@ def _from_app(argv: list[str]) -> int | None:
         exit_code = answer.get("exit_code", 1)
         print(f"tokendesk: {answer.get('error', 'the app refused')}", file=sys.stderr)
         return exit_code if isinstance(exit_code, int) and not isinstance(exit_code, bool) else 1
-    token = str(answer.get("access_token"))
-    print(f"Authorization: Bearer {token}" if header else token)
+    expires_at = answer.get("expires_at")
+    scopes = answer.get("scopes")
+    email = answer.get("email")
+    try:
+        text = formats.render(
+            fmt,
+            str(answer.get("access_token")),
+            token_type=str(answer.get("token_type", "Bearer")),
+            expires_at=expires_at if isinstance(expires_at, int | float) and not isinstance(expires_at, bool) else None,
+            scopes=[s for s in scopes if isinstance(s, str)] if isinstance(scopes, list) else [],
+            user=user or (email if isinstance(email, str) else None),
+        )
+    except formats.FormatError as exc:
+        print(f"tokendesk: {exc}", file=sys.stderr)
+        return _EXIT_USAGE
+    print(text)
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import socket
@@ -50,6 +51,8 @@ def app(runtime_dir: Path) -> Iterator[list[tuple[str, float]]]:
         calls.append((name, min_valid_s))
         if name == "Dead":
             raise NeedsSignIn("Dead needs you to sign in again.")
+        if name == "Mail":
+            return AgentToken("at-fast-0002", "Bearer", 1234.0, scopes=("openid", "mail"), email="me@example.test")
         return AgentToken("at-fast-0001", "Bearer", 1234.0)
 
     loop = asyncio.new_event_loop()
@@ -90,6 +93,29 @@ def test_the_app_answers_without_heavy_imports(runtime_dir: Path, app: list[tupl
     assert heavy == []
 
 
+def test_formats_come_from_the_app_without_heavy_imports(runtime_dir: Path, app: list[tuple[str, float]]) -> None:
+    done, heavy = _run(runtime_dir, "token", "Mail", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "access_token": "at-fast-0002",
+        "token_type": "Bearer",
+        "expires_at": "1970-01-01T00:20:34+00:00",
+        "scopes": ["openid", "mail"],
+    }
+    done, heavy2 = _run(runtime_dir, "token", "Mail", "--format=xoauth2")
+    assert base64.b64decode(done.stdout) == b"user=me@example.test\x01auth=Bearer at-fast-0002\x01\x01"
+    done, heavy3 = _run(runtime_dir, "token", "Work", "--format", "oauthbearer", "--user", "a,b=c@x")
+    assert base64.b64decode(done.stdout) == b"n,a=a=2Cb=3Dc@x,\x01auth=Bearer at-fast-0001\x01\x01"
+    assert heavy == heavy2 == heavy3 == []
+
+
+def test_a_sasl_format_without_a_user_is_a_clear_error(runtime_dir: Path, app: list[tuple[str, float]]) -> None:
+    done, heavy = _run(runtime_dir, "token", "Work", "--format", "xoauth2")
+    assert done.returncode == 2 and done.stdout == ""
+    assert "no email address" in done.stderr and "--user EMAIL" in done.stderr
+    assert heavy == []
+
+
 def test_the_apps_refusal_keeps_its_exit_code(runtime_dir: Path, app: list[tuple[str, float]]) -> None:
     done, heavy = _run(runtime_dir, "token", "Dead")
     assert done.returncode == NeedsSignIn.exit_code
@@ -108,9 +134,16 @@ def test_without_an_app_the_full_cli_runs(runtime_dir: Path, tmp_path: Path, mon
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["token", "A"], ("A", 60.0, False)),
-        (["token", "--header", "A", "--min-valid=0"], ("A", 0.0, True)),
-        (["token", "A", "--min-valid", "30"], ("A", 30.0, False)),
+        (["token", "A"], ("A", 60.0, "token", None)),
+        (["token", "--header", "A", "--min-valid=0"], ("A", 0.0, "header", None)),
+        (["token", "A", "--min-valid", "30"], ("A", 30.0, "token", None)),
+        (["token", "A", "--format", "json"], ("A", 60.0, "json", None)),
+        (["token", "A", "--format=xoauth2", "--user", "u@x"], ("A", 60.0, "xoauth2", "u@x")),
+        (["token", "A", "--header", "--format", "header"], ("A", 60.0, "header", None)),
+        (["token", "A", "--header", "--format", "json"], None),
+        (["token", "A", "--format", "yaml"], None),
+        (["token", "A", "--format"], None),
+        (["token", "A", "--user"], None),
         # Everything else is argparse's: its messages, abbreviations and help.
         (["token"], None),
         (["token", "A", "B"], None),

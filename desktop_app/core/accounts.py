@@ -148,6 +148,9 @@ class AccountRecord:
     # Set (to the owning process's id) while a rotated refresh token exists only in that process's memory
     # because the keychain refused it: no process may refresh this account until the save succeeds.
     rotation_pending: str | None = None
+    # The issued_at of an access token a client reported as refused (git's `erase` after a 401): the next
+    # token request refreshes instead of handing it out again. Meaningless once the tokens changed.
+    rejected_issued_at: float | None = None
     history: tuple[Attempt, ...] = ()
 
     @staticmethod
@@ -169,8 +172,17 @@ class AccountRecord:
             failures=0,
             offline=False,
             rotation_pending=None,
+            rejected_issued_at=None,
             scopes=tokens.scopes or self.scopes,
         )
+
+    def with_rejected(self, issued_at: float) -> AccountRecord:
+        """Mark the token issued at `issued_at` as refused, only while it is still the current one."""
+        return replace(self, rejected_issued_at=issued_at) if self.issued_at == issued_at else self
+
+    def is_rejected(self, tokens: TokenSet) -> bool:
+        """Whether `tokens` are the ones a client reported as refused (they must not be handed out again)."""
+        return self.rejected_issued_at is not None and self.rejected_issued_at == tokens.issued_at
 
     def with_attempt(self, attempt: Attempt) -> AccountRecord:
         return replace(self, history=(*self.history, attempt)[-HISTORY_LIMIT:])

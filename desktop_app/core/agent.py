@@ -2,7 +2,8 @@
 
 Protocol: one JSON object per line (at most 64 KiB) each way. Request {"op": "token", "name": str,
 "min_valid_s": finite float >= 0};
-answer {"ok": true, "access_token": str, "token_type": str, "expires_at": float|null} or
+answer {"ok": true, "access_token": str, "token_type": str, "expires_at": float|null, "scopes": [str],
+"email": str|null, "username": str|null, "provider": str} or
 {"ok": false, "error": str, "exit_code": int}. The socket lives in a 0700 directory, is itself 0600, and
 the server checks the peer's uid (SO_PEERCRED) before reading a byte.
 """
@@ -37,6 +38,10 @@ class AgentToken:
     access_token: str
     token_type: str
     expires_at: float | None
+    scopes: tuple[str, ...] = ()
+    email: str | None = None  # the account's identity: the user of SASL XOAUTH2/OAUTHBEARER strings
+    username: str | None = None
+    provider: str = ""  # the provider preset's key ("github", "custom", ...)
 
     def __repr__(self) -> str:
         return f"AgentToken(token_type={self.token_type!r}, expires_at={self.expires_at!r})"
@@ -152,6 +157,10 @@ class AgentServer:
             "access_token": token.access_token,
             "token_type": token.token_type,
             "expires_at": token.expires_at,
+            "scopes": list(token.scopes),
+            "email": token.email,
+            "username": token.username,
+            "provider": token.provider,
         }
 
 
@@ -168,11 +177,20 @@ def request_token(path: Path, name: str, min_valid_s: float) -> AgentToken | Non
     if not answer.get("ok"):
         raise AgentError(str(answer.get("error", "the app refused")), _exit_code(answer.get("exit_code", 1)))
     expires_at = answer.get("expires_at")
+    scopes = answer.get("scopes")
     return AgentToken(
         str(answer["access_token"]),
         str(answer.get("token_type", "Bearer")),
-        float(expires_at) if isinstance(expires_at, int | float) else None,
+        float(expires_at) if isinstance(expires_at, int | float) and not isinstance(expires_at, bool) else None,
+        scopes=tuple(s for s in scopes if isinstance(s, str)) if isinstance(scopes, list) else (),
+        email=_text(answer.get("email")),
+        username=_text(answer.get("username")),
+        provider=_text(answer.get("provider")) or "",
     )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _exit_code(value: object) -> int:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import hashlib
+import hmac
 import logging
 import os
 import random
@@ -39,6 +40,7 @@ from .errors import (
 )
 from .events import AccountChanged, EventBus, NeedsSignInRaised
 from .oauth import Client, refresh_grant
+from .secrets import Secret
 from .tokens import TokenSet, attainable_s
 from .vault import Vault, VaultEntry
 
@@ -129,18 +131,48 @@ class RefreshEngine:
             entry = await self._load(account_id)
         assert entry.tokens is not None
         wanted_s = attainable_s(min_valid_s, entry.tokens)
-        if entry.tokens.valid_for(asked_at) >= wanted_s:
+        if entry.tokens.valid_for(asked_at) >= wanted_s and not record.is_rejected(entry.tokens):
             return entry.tokens
         _honour_retry_at(record, asked_at)
-        tokens = await self._single_flight(
-            account_id, lambda t, now: t.valid_for(now) < attainable_s(min_valid_s, t) and t.issued_at < asked_at
-        )
+
+        def needs(t: TokenSet, now: float) -> bool:
+            # A token the provider refused is renewed whatever its expiry; one refreshed meanwhile is not.
+            short = t.valid_for(now) < attainable_s(min_valid_s, t) and t.issued_at < asked_at
+            return short or record.is_rejected(t)
+
+        tokens = await self._single_flight(account_id, needs)
+        if record.is_rejected(tokens):
+            # Another caller's flight (joined above) had no reason to refresh: ask once more, for ours.
+            tokens = await self._single_flight(account_id, needs)
+        if record.is_rejected(tokens):
+            raise NeedsSignIn(
+                "The provider refused the access token and there is no refresh token to renew it; reconnect the "
+                "account."
+            )
         if tokens.refresh_token is None and tokens.valid_for(self._clock.now()) < wanted_s:
             raise NeedsSignIn(
                 f"The access token is valid for less than {min_valid_s:g} s and there is no refresh token to renew "
                 "it; reconnect the account."
             )
         return tokens
+
+    async def mark_rejected(self, account_id: str, access_token: Secret) -> bool:
+        """A client reports `access_token` refused (git's `erase` after a 401). While it is still the account's
+        current token, a mark in the metadata makes the next request, from any process, refresh instead of
+        handing it out again. Nothing is deleted; a token refreshed meanwhile is left alone. True if marked."""
+        record = await self._store.call(self._store.get, account_id)
+        entry = self._cache.get(account_id)
+        if entry is None or entry.tokens is None or entry.tokens.issued_at != record.issued_at:
+            entry = await self._vault.load(account_id)
+        tokens = None if entry is None else entry.tokens
+        if tokens is None or not hmac.compare_digest(
+            tokens.access_token.reveal().encode(), access_token.reveal().encode()
+        ):
+            return False
+        issued_at = tokens.issued_at
+        # with_rejected re-checks under the store's lock: a refresh that landed since leaves the record alone.
+        updated = await self._update(account_id, lambda r: r.with_rejected(issued_at))
+        return updated.rejected_issued_at == issued_at
 
     async def refresh_now(self, account_id: str) -> TokenSet:
         """Refresh once, now, even while a retry is scheduled (the user asked)."""

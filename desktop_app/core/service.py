@@ -257,6 +257,10 @@ class Service:
     async def token(self, name_or_id: str, *, min_valid_s: float = DEFAULT_MIN_VALID_S) -> TokenSet:
         return await self.engine.get_token(self.find(name_or_id).id, min_valid_s=min_valid_s)
 
+    async def reject(self, name_or_id: str, access_token: Secret) -> bool:
+        """A client got `access_token` refused: the next request refreshes (see RefreshEngine.mark_rejected)."""
+        return await self.engine.mark_rejected(self.find(name_or_id).id, access_token)
+
     async def refresh(self, name_or_id: str) -> TokenSet:
         return await self.engine.refresh_now(self.find(name_or_id).id)
 
@@ -264,8 +268,17 @@ class Service:
         """A server for `tokendesk token` calls from scripts while this process (the app) runs."""
 
         async def source(name: str, min_valid_s: float) -> AgentToken:
-            tokens = await self.token(name, min_valid_s=min_valid_s)
-            return AgentToken(tokens.access_token.reveal(), tokens.token_type, tokens.expires_at)
+            record = self.find(name)
+            tokens = await self.engine.get_token(record.id, min_valid_s=min_valid_s)
+            return AgentToken(
+                tokens.access_token.reveal(),
+                tokens.token_type,
+                tokens.expires_at,
+                scopes=tokens.scopes or record.scopes,
+                email=record.identity.email,
+                username=record.identity.username,
+                provider=record.provider.key,
+            )
 
         return AgentServer(self.paths.agent_socket, source)
 

@@ -34,7 +34,9 @@ class Source:
         if self.raises is not None:
             error, self.raises = self.raises, None
             raise error
-        return AgentToken("at-agent-0001", "Bearer", 1234.0)
+        return AgentToken(
+            "at-agent-0001", "Bearer", 1234.0, scopes=("openid", "mail"), email="a@example.test", provider="github"
+        )
 
 
 @dataclass
@@ -84,8 +86,24 @@ async def agent() -> AsyncIterator[Agent]:
 
 async def test_a_good_request_gets_its_token(agent: Agent) -> None:
     answer = await agent.ask(min_valid_s=30)
-    assert answer == {"ok": True, "access_token": "at-agent-0001", "token_type": "Bearer", "expires_at": 1234.0}
+    assert answer == {
+        "ok": True,
+        "access_token": "at-agent-0001",
+        "token_type": "Bearer",
+        "expires_at": 1234.0,
+        "scopes": ["openid", "mail"],
+        "email": "a@example.test",
+        "username": None,
+        "provider": "github",
+    }
     assert agent.source.calls == [("A", 30.0)]
+
+
+async def test_the_client_reads_the_whole_answer(agent: Agent) -> None:
+    got = await asyncio.to_thread(request_token, agent.path, "A", 30.0)
+    assert got is not None
+    assert (got.access_token, got.token_type, got.expires_at) == ("at-agent-0001", "Bearer", 1234.0)
+    assert (got.scopes, got.email, got.username, got.provider) == (("openid", "mail"), "a@example.test", None, "github")
 
 
 async def test_a_line_over_64_kib_gets_an_error_reply(agent: Agent) -> None:
