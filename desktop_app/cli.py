@@ -323,6 +323,8 @@ def _tools(args: argparse.Namespace, paths: AppPaths) -> int:
         print(exporting.formatted(get(args.name), "header" if args.header else args.format or "token", args.user))
         return EXIT_OK
     if args.command == "exec":
+        if not args.exec_command:
+            raise UsageError("Give the command to run after --, e.g. tokendesk exec NAME -- curl ...")
         return exporting.run_exec(args.exec_command, exporting.child_env(get(args.name), args.env, args.header_env))
 
     def reject(password: Secret) -> bool:
