@@ -305,6 +305,7 @@ def _list(args: argparse.Namespace, paths: AppPaths) -> int:
 def _tools(args: argparse.Namespace, paths: AppPaths) -> int:
     """`token`, `exec` and `git-credential`: all get their token the same way (tokenpath.get_token)."""
     from . import exporting, gitcredential, tokenpath
+    from .core.agent import request_reject
     from .core.secrets import Secret
 
     def engine(name: str, min_valid_s: float) -> IssuedToken:
@@ -328,6 +329,10 @@ def _tools(args: argparse.Namespace, paths: AppPaths) -> int:
         return exporting.run_exec(args.exec_command, exporting.child_env(get(args.name), args.env, args.header_env))
 
     def reject(password: Secret) -> bool:
+        marked = request_reject(paths.agent_socket, args.account, password)  # the app owns the tokens: it first
+        if marked is not None:
+            return marked
+
         async def work(service: Any) -> bool:
             return bool(await service.reject(args.account, password))
 

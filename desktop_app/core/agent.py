@@ -3,7 +3,8 @@
 Protocol: one JSON object per line (at most 64 KiB) each way. Request {"op": "token", "name": str,
 "min_valid_s": finite float >= 0};
 answer {"ok": true, "access_token": str, "token_type": str, "expires_at": float|null, "scopes": [str],
-"email": str|null, "username": str|null, "provider": str} or
+"email": str|null, "username": str|null, "provider": str}; request {"op": "reject", "name": str, "access_token":
+str} (a client had that token refused: see RefreshEngine.mark_rejected), answer {"ok": true, "marked": bool}; or
 {"ok": false, "error": str, "exit_code": int}. The socket lives in a 0700 directory, is itself 0600, and
 the server checks the peer's uid (SO_PEERCRED) before reading a byte.
 """
@@ -27,6 +28,7 @@ from typing import Any
 from . import agentwire
 from .agentwire import CLIENT_TIMEOUT_S, MAX_LINE
 from .errors import TokendeskError, TransientError
+from .secrets import Secret
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,7 @@ class AgentError(TokendeskError):
 
 
 TokenSource = Callable[[str, float], Awaitable[AgentToken]]
+RejectSink = Callable[[str, Secret], Awaitable[bool]]
 
 
 def supported() -> bool:
@@ -86,9 +89,17 @@ def _min_valid(value: object) -> float | None:
 
 
 class AgentServer:
-    def __init__(self, path: Path, tokens: TokenSource, *, own_uid: Callable[[], int] = os.getuid) -> None:
+    def __init__(
+        self,
+        path: Path,
+        tokens: TokenSource,
+        *,
+        reject: RejectSink | None = None,
+        own_uid: Callable[[], int] = os.getuid,
+    ) -> None:
         self._path = path
         self._tokens = tokens
+        self._reject = reject
         self._own_uid = own_uid  # injectable so a test can play a client of another user
         self._server: asyncio.AbstractServer | None = None
 
@@ -140,7 +151,11 @@ class AgentServer:
             request = json.loads(line)
         except (ValueError, RecursionError):  # RecursionError: deeply nested JSON
             return _error("malformed request", 2)
-        if not isinstance(request, dict) or request.get("op") != "token" or not isinstance(request.get("name"), str):
+        if not isinstance(request, dict) or not isinstance(request.get("name"), str):
+            return _error("unsupported request", 2)
+        if request.get("op") == "reject" and self._reject is not None:
+            return await self._answer_reject(request["name"], request.get("access_token"))
+        if request.get("op") != "token":
             return _error("unsupported request", 2)
         min_valid_s = _min_valid(request.get("min_valid_s", 60.0))
         if min_valid_s is None:
@@ -162,6 +177,35 @@ class AgentServer:
             "username": token.username,
             "provider": token.provider,
         }
+
+    async def _answer_reject(self, name: str, token: object) -> dict[str, Any]:
+        assert self._reject is not None
+        if not isinstance(token, str) or not token:
+            return _error("access_token must be a non-empty string", 2)
+        try:
+            marked = await self._reject(name, Secret(token))
+        except TokendeskError as exc:
+            return _error(str(exc), exc.exit_code)
+        except Exception as exc:
+            log.exception("agent: marking a refused token failed unexpectedly")
+            return _error(f"The app failed unexpectedly ({type(exc).__name__}); see its log.", 1)
+        return {"ok": True, "marked": marked}
+
+
+def request_reject(path: Path, name: str, access_token: Secret) -> bool | None:
+    """Tell the running app a client had `access_token` refused; whether it was marked, or None when no app
+    is listening (then the caller marks it itself)."""
+    if not supported() or not path.exists():
+        return None
+    try:
+        answer = agentwire.send(str(path), {"op": "reject", "name": name, "access_token": access_token.reveal()})
+    except TimeoutError:
+        raise TransientError("The running Tokendesk app did not answer in time.") from None
+    if answer is None:
+        return None
+    if not answer.get("ok"):
+        raise AgentError(str(answer.get("error", "the app refused")), _exit_code(answer.get("exit_code", 1)))
+    return answer.get("marked") is True
 
 
 def request_token(path: Path, name: str, min_valid_s: float) -> AgentToken | None:

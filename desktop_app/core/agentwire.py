@@ -14,9 +14,13 @@ APP_NAME = "tokendesk"
 
 
 def ask(path: str, name: str, min_valid_s: float, timeout_s: float = CLIENT_TIMEOUT_S) -> dict[str, object] | None:
-    """The app's answer (a dict with "ok"), or None when no app answers (then the caller does the work itself).
+    """The app's answer to a token request (a dict with "ok"), or None when no app answers (then the caller does
+    the work itself). Raises TimeoutError when an app accepted the request but did not answer within `timeout_s`."""
+    return send(path, {"op": "token", "name": name, "min_valid_s": min_valid_s}, timeout_s)
 
-    Raises TimeoutError when an app accepted the request but did not answer within `timeout_s`."""
+
+def send(path: str, request: dict[str, object], timeout_s: float = CLIENT_TIMEOUT_S) -> dict[str, object] | None:
+    """One request line, one answer line (see ask)."""
     if not hasattr(socket, "AF_UNIX"):
         return None
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
@@ -27,7 +31,7 @@ def ask(path: str, name: str, min_valid_s: float, timeout_s: float = CLIENT_TIME
             return None  # no socket, or a stale one: the app is gone
         data = b""
         try:
-            sock.sendall(json.dumps({"op": "token", "name": name, "min_valid_s": min_valid_s}).encode() + b"\n")
+            sock.sendall(json.dumps(request).encode() + b"\n")
             while not data.endswith(b"\n") and len(data) < MAX_LINE:
                 chunk = sock.recv(65536)
                 if not chunk:

@@ -280,7 +280,7 @@ class Service:
                 provider=record.provider.key,
             )
 
-        return AgentServer(self.paths.agent_socket, source)
+        return AgentServer(self.paths.agent_socket, source, reject=self.reject)
 
     # --- disconnecting ----------------------------------------------------------------------------
 

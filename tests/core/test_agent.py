@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from desktop_app.core.agent import AgentError, AgentServer, AgentToken, request_token
-from desktop_app.core.errors import NeedsSignIn
+from desktop_app.core.agent import AgentError, AgentServer, AgentToken, request_reject, request_token
+from desktop_app.core.errors import AccountNotFound, NeedsSignIn
+from desktop_app.core.secrets import Secret
 
 pytestmark = pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="Unix sockets only")
 
@@ -28,6 +29,13 @@ class Source:
 
     calls: list[tuple[str, float]] = field(default_factory=list)
     raises: BaseException | None = None
+    rejected: list[tuple[str, Secret]] = field(default_factory=list)
+
+    async def reject(self, name: str, token: Secret) -> bool:
+        if name == "Nobody":
+            raise AccountNotFound("No account named 'Nobody'.")
+        self.rejected.append((name, token))
+        return token == Secret("at-agent-0001")
 
     async def __call__(self, name: str, min_valid_s: float) -> AgentToken:
         self.calls.append((name, min_valid_s))
@@ -75,7 +83,7 @@ async def agent() -> AsyncIterator[Agent]:
     directory = Path(tempfile.mkdtemp(prefix="td-agent-"))  # short: Unix socket paths are limited to ~100 bytes
     source = Source()
     path = directory / "run" / "agent.sock"
-    server = AgentServer(path, source)
+    server = AgentServer(path, source, reject=source.reject)
     await server.start()
     try:
         yield Agent(server, source, path)
@@ -104,6 +112,18 @@ async def test_the_client_reads_the_whole_answer(agent: Agent) -> None:
     assert got is not None
     assert (got.access_token, got.token_type, got.expires_at) == ("at-agent-0001", "Bearer", 1234.0)
     assert (got.scopes, got.email, got.username, got.provider) == (("openid", "mail"), "a@example.test", None, "github")
+
+
+async def test_a_refused_token_is_reported_to_the_app(agent: Agent) -> None:
+    assert await asyncio.to_thread(request_reject, agent.path, "A", Secret("at-agent-0001")) is True
+    assert await asyncio.to_thread(request_reject, agent.path, "A", Secret("at-older-0000")) is False
+    assert agent.source.rejected == [("A", Secret("at-agent-0001")), ("A", Secret("at-older-0000"))]
+    with pytest.raises(AgentError, match="No account named") as caught:
+        await asyncio.to_thread(request_reject, agent.path, "Nobody", Secret("at-agent-0001"))
+    assert caught.value.exit_code == 1
+    answer = await agent.send(b'{"op": "reject", "name": "A"}\n')
+    assert answer["ok"] is False and answer["exit_code"] == 2
+    assert agent.source.calls == []  # no token was asked for
 
 
 async def test_a_line_over_64_kib_gets_an_error_reply(agent: Agent) -> None:
