@@ -146,7 +146,7 @@ class RefreshEngine:
             tokens = await self._single_flight(account_id, needs)
         if record.is_rejected(tokens):
             raise NeedsSignIn(
-                "The provider refused the access token and there is no refresh token to renew it; reconnect the "
+                "The provider refused the access token and no new one could be had without signing in; reconnect the "
                 "account."
             )
         if tokens.refresh_token is None and tokens.valid_for(self._clock.now()) < wanted_s:
