@@ -15,7 +15,8 @@ from .formats import FormatError, render
 from .tokenpath import IssuedToken
 
 DEFAULT_ENV = "ACCESS_TOKEN"
-FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+# By name: Windows has no SIGHUP, and this module is imported by every command.
+FORWARDED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name))
 EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND = 126, 127  # as POSIX shells answer
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
