@@ -20,6 +20,13 @@ ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "exec-token-0001-secret"
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/cmdline")
 
+
+@pytest.fixture(autouse=True)
+def _no_logging_setup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """cli.main configures the process's logging (a stderr handler on the root logger): not inside pytest."""
+    monkeypatch.setattr("desktop_app.cli.configure_logging", lambda *args, **kwargs: None)
+
+
 # The child reports what it sees: its environment's token variables and its own argv, as the kernel has it.
 REPORT = """
 import json, os, sys

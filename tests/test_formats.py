@@ -23,6 +23,12 @@ ISSUED = IssuedToken(
 )
 
 
+@pytest.fixture(autouse=True)
+def _no_logging_setup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """cli.main configures the process's logging (a stderr handler on the root logger): not inside pytest."""
+    monkeypatch.setattr("desktop_app.cli.configure_logging", lambda *args, **kwargs: None)
+
+
 def test_xoauth2_is_the_documented_string() -> None:
     raw = base64.b64decode(formatted(ISSUED, "xoauth2"), validate=True)
     assert raw == b"user=me@example.com\x01auth=Bearer ya29.token-0001\x01\x01"

@@ -16,6 +16,12 @@ from desktop_app.tokenpath import IssuedToken
 TOKEN = IssuedToken(access_token=Secret("glpat-token-0001"), token_type="Bearer", expires_at=1_800_000_000.9)
 
 
+@pytest.fixture(autouse=True)
+def _no_logging_setup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """cli.main configures the process's logging (a stderr handler on the root logger): not inside pytest."""
+    monkeypatch.setattr("desktop_app.cli.configure_logging", lambda *args, **kwargs: None)
+
+
 class Fake:
     def __init__(self, issued: IssuedToken = TOKEN) -> None:
         self.issued = issued
