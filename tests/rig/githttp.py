@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import threading
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -20,9 +21,10 @@ from tests.rig.bearer import BearerCheck
 REALM = "rig"
 
 
-def git_env(home: Path) -> dict[str, str]:
-    """An environment in which git reads no user or system configuration and never prompts."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+def git_env(home: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """`base` (default: this process's environment) in which git reads no configuration but
+    `home/.gitconfig` and never prompts."""
+    env = {k: v for k, v in (os.environ if base is None else base).items() if not k.startswith("GIT_")}
     env.update(
         HOME=str(home),
         GIT_CONFIG_NOSYSTEM="1",

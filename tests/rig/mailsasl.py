@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import imaplib
 import json
+import smtplib
 import socketserver
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
@@ -307,3 +310,39 @@ def xoauth2(user: str, token: str) -> str:
 def oauthbearer(user: str, token: str) -> str:
     """The RFC 7628 OAUTHBEARER client message, base64."""
     return base64.b64encode(f"n,a={user},\x01auth=Bearer {token}\x01\x01".encode()).decode()
+
+
+# --- the client side, as a mail program does it with Python's own libraries -------------------------
+
+
+def imap_sasl(raw_b64: str) -> Callable[[bytes], bytes]:
+    """imaplib's authobject: the message on the first (empty) challenge, an empty answer to an error one."""
+
+    def answer(challenge: bytes) -> bytes:
+        return b"" if challenge else base64.b64decode(raw_b64)
+
+    return answer
+
+
+def imap_login(port: int, mechanism: str, raw_b64: str) -> str:
+    """AUTHENTICATE with `raw_b64` (a base64 SASL message), open INBOX, log out; "OK", or imaplib's error."""
+    imap = imaplib.IMAP4("127.0.0.1", port, timeout=30)
+    try:
+        assert f"AUTH={mechanism}" in imap.capabilities
+        typ, _ = imap.authenticate(mechanism, imap_sasl(raw_b64))
+        assert typ == "OK"
+        typ, data = imap.select("INBOX")
+        assert (typ, data) == ("OK", [b"0"])
+        return typ
+    finally:
+        imap.logout()
+
+
+def smtp_login(port: int, mechanism: str, raw_b64: str, sender: str) -> tuple[int, bytes]:
+    """AUTH with `raw_b64` (initial response), then send one message from `sender`; the AUTH answer."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+        smtp.ehlo("rig-client")
+        assert mechanism in smtp.esmtp_features["auth"].split()
+        answer = smtp.auth(mechanism, lambda challenge=None: "" if challenge else base64.b64decode(raw_b64).decode())
+        smtp.sendmail(sender, ["bob@example.test"], b"Subject: rig\r\n\r\nhello\r\n")
+        return answer

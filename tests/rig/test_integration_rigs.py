@@ -14,7 +14,16 @@ import pytest
 
 from tests.rig.browser import RigBrowser
 from tests.rig.githttp import GitHttpServer, git_env, make_bare_repo
-from tests.rig.mailsasl import ImapServer, SaslBearer, SmtpServer, oauthbearer, parse_sasl, xoauth2
+from tests.rig.mailsasl import (
+    ImapServer,
+    SaslBearer,
+    SmtpServer,
+    imap_login,
+    oauthbearer,
+    parse_sasl,
+    smtp_login,
+    xoauth2,
+)
 from tests.rig.provider import OidcProvider
 from tests.rig.test_rig import authorize
 
@@ -101,37 +110,6 @@ def test_parse_sasl() -> None:
     assert parse_sasl("XOAUTH2", "!!!") is None
 
 
-def imap_sasl(raw_b64: str) -> Callable[[bytes], bytes]:
-    """imaplib's authobject: the message on the first (empty) challenge, an empty answer to an error one."""
-
-    def answer(challenge: bytes) -> bytes:
-        return b"" if challenge else base64.b64decode(raw_b64)
-
-    return answer
-
-
-def imap_login(port: int, mechanism: str, raw_b64: str) -> str:
-    imap = imaplib.IMAP4("127.0.0.1", port, timeout=30)
-    try:
-        assert f"AUTH={mechanism}" in imap.capabilities
-        typ, _ = imap.authenticate(mechanism, imap_sasl(raw_b64))
-        assert typ == "OK"
-        typ, data = imap.select("INBOX")
-        assert (typ, data) == ("OK", [b"0"])
-        return typ
-    finally:
-        imap.logout()
-
-
-def smtp_login(port: int, mechanism: str, raw_b64: str) -> tuple[int, bytes]:
-    with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
-        smtp.ehlo("rig-client")
-        assert mechanism in smtp.esmtp_features["auth"].split()
-        answer = smtp.auth(mechanism, lambda challenge=None: "" if challenge else base64.b64decode(raw_b64).decode())
-        smtp.sendmail(EMAIL, ["bob@example.test"], b"Subject: rig\r\n\r\nhello\r\n")
-        return answer
-
-
 @pytest.mark.parametrize("build", [xoauth2, oauthbearer], ids=["XOAUTH2", "OAUTHBEARER"])
 async def test_mail_logins(
     oidc_provider: OidcProvider, rig_browser: RigBrowser, build: Callable[[str, str], str]
@@ -143,7 +121,7 @@ async def test_mail_logins(
         SmtpServer(oidc_provider.userinfo_endpoint, EMAIL) as smtp,
     ):
         assert await asyncio.to_thread(imap_login, imap.port, mechanism, build(EMAIL, token)) == "OK"
-        code, _ = await asyncio.to_thread(smtp_login, smtp.port, mechanism, build(EMAIL, token))
+        code, _ = await asyncio.to_thread(smtp_login, smtp.port, mechanism, build(EMAIL, token), EMAIL)
         assert code == 235
         assert smtp.messages == [b"Subject: rig\r\n\r\nhello\r\n"]
 
@@ -152,7 +130,7 @@ async def test_mail_logins(
             with pytest.raises(imaplib.IMAP4.error, match="AUTHENTICATIONFAILED"):
                 await asyncio.to_thread(imap_login, imap.port, mechanism, build(user, bad))
             with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
-                await asyncio.to_thread(smtp_login, smtp.port, mechanism, build(user, bad))
+                await asyncio.to_thread(smtp_login, smtp.port, mechanism, build(user, bad), EMAIL)
             assert refused.value.smtp_code == 535
         assert [ok for _, _, ok in imap.logins] == [True, False, False, False]
         assert [user for _, user, _ in smtp.logins] == [EMAIL, EMAIL, "bob@example.test", EMAIL]
