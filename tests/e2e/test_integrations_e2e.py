@@ -195,6 +195,7 @@ async def app(rig: Rig) -> AsyncIterator[Rig]:
 async def test_git_through_the_app(app: Rig, git_server: GitHttpServer, tmp_path: Path) -> None:
     record = await app.service.connect(app.request(name="Forge"))
     assert record.identity.email == EMAIL
+    app.clock.advance(1)  # the app's clock is fake: let time pass, so a refresh is later than the sign-in
     env = rig_cli_env(app, keychain=False)
     git = await Git.make(tmp_path, git_server, env, "Forge")
 
