@@ -75,6 +75,22 @@ async def rig_cli(
 ) -> tuple[int, str, str]:
     """`tokendesk ARGS` in a process that shares the rig Service's config, state and runtime dirs (so it
     finds the app's agent socket). Without `keychain`, its D-Bus leads nowhere: only the app can answer."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "desktop_app",
+        *args,
+        env=rig_cli_env(rig, keychain=keychain, extra_env=extra_env),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+def rig_cli_env(rig: Rig, *, keychain: bool = False, extra_env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment rig_cli runs tokendesk in; also for tools (git) that run tokendesk themselves."""
     base = rig.paths.config_dir.parent.parent
     (base / "run").mkdir(mode=0o700, exist_ok=True)
     (base / "run").chmod(0o700)  # platformdirs ignores a runtime dir others can read
@@ -88,18 +104,7 @@ async def rig_cli(
     )
     if not keychain:
         env["DBUS_SESSION_BUS_ADDRESS"] = "unix:path=/nonexistent/bus"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "desktop_app",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    return env
 
 
 def rig_service(tmp_path: Path, clock: Clock, consent: Consent) -> tuple[Service, Vault, AppPaths]:
