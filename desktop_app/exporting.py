@@ -63,8 +63,13 @@ def run_exec(command: Sequence[str], env: dict[str, str]) -> int:
         raise UsageError("Give the command to run after --, e.g. tokendesk exec NAME -- curl ...")
     child: subprocess.Popen[bytes] | None = None
     pending: list[int] = []
+    # Ctrl-C at a terminal already reaches the child (same foreground process group): forwarding it too
+    # would interrupt it twice (a REPL or a pager would see two).
+    from_terminal = _terminal_signals_our_group()
 
     def forward(signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGINT and from_terminal:
+            return
         if child is None:
             pending.append(signum)  # arrived before the child existed: it gets it as soon as it does
         elif child.returncode is None:
@@ -91,3 +96,14 @@ def run_exec(command: Sequence[str], env: dict[str, str]) -> int:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     return 128 - code if code < 0 else code
+
+
+def _terminal_signals_our_group() -> bool:
+    """True when we run in the foreground process group of a terminal, which sends SIGINT to the whole group."""
+    for fd in (0, 1, 2):
+        try:
+            if os.isatty(fd) and os.tcgetpgrp(fd) == os.getpgrp():
+                return True
+        except OSError:
+            continue
+    return False

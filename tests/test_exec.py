@@ -146,3 +146,78 @@ def test_sigterm_is_forwarded_and_reflected_in_the_exit_status(tmp_path: Path) -
             if proc.poll() is None:
                 proc.kill()
     assert got.read_text() == "got SIGTERM"
+
+
+COUNTING = """
+import os, signal, sys, pathlib
+got = pathlib.Path(sys.argv[1])
+def on_int(signum, frame):
+    with got.open('a') as fh:
+        fh.write('INT\\n')
+def on_term(signum, frame):
+    with got.open('a') as fh:
+        fh.write('TERM\\n')
+    sys.exit(0)
+signal.signal(signal.SIGINT, on_int)
+signal.signal(signal.SIGTERM, on_term)
+pathlib.Path(sys.argv[2]).write_text('ready')
+while True:
+    signal.pause()
+"""
+
+
+@pytest.mark.parametrize("terminal", [True, False], ids=["ctrl-c-at-a-terminal", "kill-without-terminal"])
+def test_sigint_reaches_the_child_exactly_once(tmp_path: Path, terminal: bool) -> None:
+    """At a terminal, Ctrl-C goes to the whole foreground group, child included: exec must not add a second one.
+    Without a terminal, a SIGINT sent to exec is the child's only chance to hear it, so it is forwarded."""
+    import fcntl
+    import pty
+    import termios
+
+    got, ready = tmp_path / "got", tmp_path / "ready"
+    runner = (
+        "import os, sys\n"
+        "from desktop_app.exporting import run_exec\n"
+        f"sys.exit(run_exec(sys.argv[1:], dict(os.environ, ACCESS_TOKEN={TOKEN!r})))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    master, slave = pty.openpty()
+
+    def own_terminal() -> None:  # a new session whose controlling terminal is the pty, as a login shell's job
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    try:
+        with subprocess.Popen(
+            [sys.executable, "-c", runner, sys.executable, "-c", COUNTING, str(got), str(ready)],
+            env=env,
+            stdin=slave if terminal else subprocess.DEVNULL,
+            stdout=slave if terminal else subprocess.DEVNULL,
+            stderr=slave if terminal else subprocess.DEVNULL,
+            preexec_fn=own_terminal if terminal else os.setsid,
+            pass_fds=(slave,),
+        ) as proc:
+            try:
+                deadline = time.monotonic() + 30
+                while not ready.exists():
+                    assert proc.poll() is None, "the runner ended early"
+                    assert time.monotonic() < deadline, "the child never started"
+                    time.sleep(0.02)
+                if terminal:
+                    os.killpg(proc.pid, signal.SIGINT)  # what the terminal driver does on Ctrl-C
+                else:
+                    proc.send_signal(signal.SIGINT)
+                while not got.exists():
+                    assert time.monotonic() < deadline, "the child never heard SIGINT"
+                    time.sleep(0.02)
+                # SIGTERM after SIGINT: a forwarded SIGINT (lower number) is handled and sent first, so the
+                # child's log would show it before TERM.
+                proc.send_signal(signal.SIGTERM)
+                assert proc.wait(30) == 0
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert got.read_text() == "INT\nTERM\n"
