@@ -83,7 +83,9 @@ async def sign_in(
     state = new_state()
     oidc = spec.is_oidc and "openid" in scopes
     nonce = new_state() if oidc else None
-    async with LoopbackListener(state=state, redirect_host=spec.redirect_host) as listener:
+    async with LoopbackListener(
+        state=state, redirect_host=spec.redirect_host, port=spec.redirect_port, path=spec.redirect_path
+    ) as listener:
         url = authorization_url(
             spec,
             client,
