@@ -95,3 +95,28 @@ async def test_shutdown_lets_a_rotation_reach_the_keychain(setup: tuple[Service,
     await refresh
     entry = await service._vault.load(record.id)
     assert entry is not None and entry.tokens is not None and entry.tokens.refresh_token == Secret("rt-new-0002")
+
+
+@pytest.mark.parametrize("answer", ["down", "refused"])
+async def test_disconnect_finishes_locally_when_revocation_fails(
+    paths: AppPaths, keychain: object, answer: str
+) -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        if answer == "down":
+            raise httpx.ConnectError("no route", request=request)
+        return httpx.Response(401, json={"error": "invalid_client"})
+
+    clock = FakeClock()
+    vault = Vault(service=f"tokendesk-test-{uuid.uuid4().hex[:8]}")
+    service = Service(
+        paths=paths, vault=vault, http=new_http_client(transport=httpx.MockTransport(handle)), clock=clock
+    )
+    record = await seed_account(service.store, vault, clock.now(), access="at-1", refresh="rt-1", name="Acct")
+    try:
+        result = await service.disconnect(record.name)
+        assert not result.revoked and result.note is not None
+        assert "Remove the app's access yourself" in result.note
+        assert service.accounts() == [] and await vault.load(record.id) is None
+    finally:
+        await vault.delete(record.id)
+        await service.aclose()
