@@ -45,6 +45,13 @@ def manual_step(spec: ProviderSpec) -> str:
     )
 
 
+def revocation_url(spec: ProviderSpec, client_id: str) -> str | None:
+    """The endpoint for this client (GitHub's names the client ID in its path)."""
+    if spec.revocation_endpoint is None or spec.revocation is RevocationKind.NONE:
+        return None
+    return spec.revocation_endpoint.replace("{client_id}", quote(client_id, safe=""))
+
+
 def can_revoke(spec: ProviderSpec) -> bool:
     return spec.revocation is not RevocationKind.NONE and spec.revocation_endpoint is not None
 
@@ -112,10 +119,7 @@ async def _github_grant(
         )  # fmt: skip
     assert spec.revocation_endpoint is not None
     try:
-        url = check_endpoint(
-            spec.revocation_endpoint.replace("{client_id}", quote(client.client_id, safe="")),
-            what="revocation endpoint",
-        )
+        url = check_endpoint(revocation_url(spec, client.client_id) or "", what="revocation endpoint")
     except InvalidEndpoint as exc:
         return _refused(spec, str(exc))
     basic = base64.b64encode(f"{client.client_id}:{client.client_secret.reveal()}".encode()).decode("ascii")

@@ -92,3 +92,26 @@ def test_disconnect_note_stays_on_screen(app_ctl: tuple[Any, FakeService], qloop
     assert box is not None and box.isVisible()
     assert "Remove the app's access yourself" in box.text() and 'href="https://github.com/x"' in box.text()
     box.close()
+
+
+def test_details_show_the_client_s_revocation_url_and_the_redirect(
+    app_ctl: tuple[Any, FakeService], qloop: asyncio.AbstractEventLoop
+) -> None:
+    from dataclasses import replace
+
+    from PySide6.QtWidgets import QLineEdit
+
+    from desktop_app.core.events import AccountChanged
+    from desktop_app.ui.details import DetailsDialog
+    from tests.ui.conftest import make_record
+
+    controller, fake = app_ctl
+    record = make_record(1)
+    record = replace(record, provider=replace(record.provider, redirect_port=8765, redirect_path="/cb"))
+    fake.bus.emit(AccountChanged(record))
+    controller.window.details_action.trigger()
+    [dialog] = [d for d in controller.window.findChildren(DetailsDialog) if d.isVisible()]
+    shown = {e.accessibleName(): e.text() for e in dialog.findChildren(QLineEdit)}
+    assert shown["Revocation endpoint"] == "https://api.github.com/applications/client1/grant"
+    assert shown["Redirect endpoint"] == "http://127.0.0.1:8765/cb"
+    dialog.close()
