@@ -89,6 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="loopback host the client registration expects (default: the provider's)",
     )
     c.add_argument(
+        "--redirect-port",
+        type=_redirect_port,
+        metavar="PORT",
+        help="the loopback port the registration names, for servers that match redirect URIs exactly "
+        "(1024-65535; default: any free port)",
+    )
+    c.add_argument(
+        "--redirect-path",
+        metavar="/PATH",
+        help="the redirect URI path the registration names (default: /callback)",
+    )
+    c.add_argument(
         "--client-auth",
         choices=[m.value for m in ClientAuth],
         help="how to authenticate at the token endpoint (default: from discovery or the preset)",
@@ -166,6 +178,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _redirect_port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1024 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is outside 1024-65535 (ports below 1024 can only be opened by root)")
+    return value
+
+
 async def _no_browser(url: str) -> bool:
     return False
 
@@ -196,6 +218,8 @@ def _connect_request(args: argparse.Namespace) -> Any:
         scopes=scopes,
         name=args.name,
         redirect_host=args.redirect_host,
+        redirect_port=args.redirect_port,
+        redirect_path=args.redirect_path,
         client_auth=ClientAuth(args.client_auth) if args.client_auth else None,
     )
 

@@ -47,6 +47,14 @@ class AuthorizationTimeout(AuthorizationError):
     """Nobody came back to the loopback listener in time."""
 
 
+class RedirectPortBusy(AuthorizationError):
+    """The fixed redirect port the client registration names is taken by another program."""
+
+    def __init__(self, message: str, *, port: int) -> None:
+        super().__init__(message)
+        self.port = port
+
+
 class NeedsSignIn(TokendeskError):
     """The account cannot get tokens until the user reconnects it."""
 

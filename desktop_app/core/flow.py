@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from .clock import Clock
-from .errors import AuthorizationError, IdTokenError
+from .errors import AuthorizationError, AuthorizationTimeout, IdTokenError
 from .loopback import LoopbackListener
 from .oauth import Client, authorization_url, exchange_code, fetch_userinfo
 from .pkce import new_pkce, new_state
@@ -83,7 +83,9 @@ async def sign_in(
     state = new_state()
     oidc = spec.is_oidc and "openid" in scopes
     nonce = new_state() if oidc else None
-    async with LoopbackListener(state=state, redirect_host=spec.redirect_host) as listener:
+    async with LoopbackListener(
+        state=state, redirect_host=spec.redirect_host, port=spec.redirect_port, path=spec.redirect_path
+    ) as listener:
         url = authorization_url(
             spec,
             client,
@@ -98,6 +100,14 @@ async def sign_in(
         opened: asyncio.Future[bool] = asyncio.ensure_future(opener(url))
         try:
             callback = await listener.wait(timeout_s)
+        except AuthorizationTimeout as exc:
+            if spec.redirect_port:
+                raise
+            # A server that matches redirect URIs exactly shows its error in the browser and never redirects.
+            raise AuthorizationTimeout(
+                f"{exc} If the provider said the redirect URI does not match, its registration names a fixed "
+                "port: connect with that port (and path) as registered."
+            ) from None
         finally:
             if not opened.done():
                 opened.cancel()

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import h11
 
-from .errors import AuthorizationDenied, AuthorizationError, AuthorizationTimeout
+from .errors import AuthorizationDenied, AuthorizationError, AuthorizationTimeout, RedirectPortBusy
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,10 @@ def describe_error(error: str, description: str | None) -> str:
 def _listening_socket(family: socket.AddressFamily, host: str, port: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
+        if port:
+            # A fixed port is used again and again: without this, the last sign-in's closed connections
+            # (TIME_WAIT) would block it for a minute. Linux still refuses a port another socket listens on.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind((host, port))
@@ -68,6 +72,36 @@ def _listening_socket(family: socket.AddressFamily, host: str, port: int) -> soc
         sock.close()
         raise
     return sock
+
+
+def _fixed_port_sockets(redirect_host: str, port: int, path: str) -> list[socket.socket]:
+    """The port the client registration names: taken means the sign-in cannot work, so say so plainly."""
+    where = "127.0.0.1"
+    socks: list[socket.socket] = []
+    try:
+        socks.append(_listening_socket(socket.AF_INET, "127.0.0.1", port))
+        if redirect_host == "localhost" and socket.has_ipv6:
+            where = "::1"
+            try:
+                socks.append(_listening_socket(socket.AF_INET6, "::1", port))
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    log.debug("loopback: ::1 is not available here (%s); listening on 127.0.0.1 only", exc.strerror)
+                else:
+                    raise
+    except OSError as exc:
+        for sock in socks:
+            sock.close()
+        if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
+            raise
+        uri = f"http://{redirect_host}:{port}{path}"
+        raise RedirectPortBusy(
+            f"Port {port} on {where} is already in use by another program, so Tokendesk cannot receive the "
+            f"sign-in at {uri}. Close that program and try again, or register a redirect URI with another port "
+            "(1024-65535) at the provider and connect with that port.",
+            port=port,
+        ) from None
+    return socks
 
 
 def _loopback_sockets(redirect_host: str) -> list[socket.socket]:
@@ -90,7 +124,8 @@ def _loopback_sockets(redirect_host: str) -> list[socket.socket]:
 
 
 class LoopbackListener:
-    """Listens on loopback (never another interface) on an OS-chosen port until the right redirect arrives.
+    """Listens on loopback (never another interface) on an OS-chosen port (or the one `port` a registration
+    names) until the right redirect arrives at `path`.
 
     Requests with another path get 404, a wrong, missing or repeated `state` gets 400; neither ends the
     wait, so a stray or forged request cannot abort the user's sign-in. At most `max_connections` are open
@@ -102,11 +137,15 @@ class LoopbackListener:
         *,
         state: str,
         redirect_host: str = "127.0.0.1",
+        port: int = 0,
+        path: str = CALLBACK_PATH,
         max_connections: int = _MAX_CONNECTIONS,
         read_timeout_s: float = _READ_TIMEOUT_S,
     ) -> None:
         self._state = state
         self._redirect_host = redirect_host
+        self._fixed_port = port  # 0: any free port (RFC 8252 §7.3)
+        self._path = path
         self._max_connections = max_connections
         self._read_timeout_s = read_timeout_s
         self._servers: list[asyncio.Server] = []
@@ -116,7 +155,11 @@ class LoopbackListener:
 
     async def start(self) -> None:
         self._result = asyncio.get_running_loop().create_future()
-        socks = _loopback_sockets(self._redirect_host)
+        socks = (
+            _fixed_port_sockets(self._redirect_host, self._fixed_port, self._path)
+            if self._fixed_port
+            else _loopback_sockets(self._redirect_host)
+        )
         try:
             for sock in socks:
                 self._servers.append(await asyncio.start_server(self._handle, sock=sock))
@@ -136,7 +179,7 @@ class LoopbackListener:
     def redirect_uri(self) -> str:
         if not self._port:
             raise RuntimeError("listener not started")
-        return f"http://{self._redirect_host}:{self._port}{CALLBACK_PATH}"
+        return f"http://{self._redirect_host}:{self._port}{self._path}"
 
     async def wait(self, timeout_s: float) -> CallbackResult:
         assert self._result is not None, "listener not started"
@@ -223,7 +266,7 @@ class LoopbackListener:
             target = urlsplit(request.target.decode("ascii", "replace"))
         except ValueError:  # for example "//[": an unbalanced IPv6 bracket
             return 400, _page("bad", "Bad request", "This address is only used to finish signing in."), None
-        if request.method != b"GET" or target.path != CALLBACK_PATH:
+        if request.method != b"GET" or target.path != self._path:
             return 404, _page("bad", "Not found", "This address is only used to finish signing in."), None
         if self._result is None or self._result.done():
             return (

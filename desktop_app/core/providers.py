@@ -30,6 +30,41 @@ class OfflineAccess(StrEnum):
     NONE = "none"  # no refresh tokens at all
 
 
+class RevocationKind(StrEnum):
+    """Which revocation API the provider offers; the request each sends is built in revocation.py."""
+
+    RFC7009 = "rfc7009"  # RFC 7009 at revocation_endpoint (none when that is unset, as in older records)
+    GITHUB_GRANT = "github-grant"  # DELETE /applications/{client_id}/grant, Basic client_id:secret
+    SLACK_AUTH_REVOKE = "slack-auth-revoke"  # auth.revoke with the token as Bearer; ok=false in HTTP 200
+    DROPBOX_TOKEN_REVOKE = "dropbox-token-revoke"  # POST /2/auth/token/revoke with the token as Bearer
+    NONE = "none"  # no API: the user removes the app's access at the provider
+
+
+# Loopback redirects: ports below 1024 need root to bind, so a registration naming one cannot be served.
+MIN_REDIRECT_PORT = 1024
+MAX_REDIRECT_PORT = 65535
+DEFAULT_REDIRECT_PATH = "/callback"
+
+
+def check_redirect_port(port: int) -> int:
+    if not MIN_REDIRECT_PORT <= port <= MAX_REDIRECT_PORT:
+        raise UsageError(
+            f"The redirect port must be between {MIN_REDIRECT_PORT} and {MAX_REDIRECT_PORT}, not {port}: ports "
+            "below 1024 can only be opened by root, so register a redirect URI with a higher port."
+        )
+    return port
+
+
+def check_redirect_path(path: str) -> str:
+    if not path.startswith("/") or path.startswith("//"):
+        raise UsageError(f"The redirect path must start with a single '/', like /callback (not {path!r}).")
+    if "?" in path or "#" in path:
+        raise UsageError(f"The redirect path {path!r} must not contain a query (?) or fragment (#).")
+    if any(c.isspace() or ord(c) < 0x20 for c in path) or "%" in path:
+        raise UsageError(f"The redirect path {path!r} must not contain white space, control characters or '%'.")
+    return path
+
+
 class Quirk(StrEnum):
     """Departures from the RFCs, each named so it is tested and applied only where a preset says so."""
 
@@ -59,6 +94,13 @@ class ProviderSpec:
     client_auth: ClientAuth = ClientAuth.NONE
     requires_secret: bool = False
     redirect_host: str = "127.0.0.1"
+    # 0: any free port (RFC 8252 §7.3); else the one port the registration names, for servers that match
+    # redirect URIs exactly (Glewlwyd, many Keycloak/Authentik setups, Slack).
+    redirect_port: int = 0
+    redirect_path: str = DEFAULT_REDIRECT_PATH
+    revocation: RevocationKind = RevocationKind.RFC7009
+    # Where the user removes the app's access by hand when it cannot be revoked from here.
+    grants_pages: tuple[str, ...] = ()
     iss_parameter_supported: bool = False
     # OIDC Core §11: offline_access needs prompt=consent "unless other conditions ... are in place". Entra,
     # Okta, Auth0 and Keycloak issue refresh tokens without it, and forcing consent blocks Entra users
@@ -82,6 +124,9 @@ class ProviderSpec:
                 check_endpoint(value, what=name.replace("_", " "))
         if self.redirect_host not in ("127.0.0.1", "localhost"):
             raise UsageError(f"redirect host must be 127.0.0.1 or localhost, not {self.redirect_host!r}")
+        if self.redirect_port:
+            check_redirect_port(self.redirect_port)
+        check_redirect_path(self.redirect_path)
 
     @property
     def is_oidc(self) -> bool:
@@ -108,7 +153,7 @@ class ProviderSpec:
         (`validated()` applies them again before anything is sent)."""
         known = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
-        for name in ("default_scopes", "id_token_algs"):
+        for name in ("default_scopes", "id_token_algs", "grants_pages"):
             if name in kwargs:
                 kwargs[name] = tuple(kwargs[name])
         kwargs["extra_auth_params"] = tuple(tuple(p) for p in kwargs.get("extra_auth_params", ()))
@@ -116,6 +161,9 @@ class ProviderSpec:
         kwargs["quirks"] = frozenset(Quirk(q) for q in kwargs.get("quirks", ()) if q in Quirk._value2member_map_)
         kwargs["offline_access"] = OfflineAccess(kwargs.get("offline_access", "scope"))
         kwargs["client_auth"] = ClientAuth(kwargs.get("client_auth", "none"))
+        # Records from before revocation kinds: RFC 7009 (at revocation_endpoint, if any), as they were.
+        kind = kwargs.get("revocation", "rfc7009")
+        kwargs["revocation"] = RevocationKind(kind if kind in RevocationKind._value2member_map_ else "rfc7009")
         if check:
             return cls(**kwargs)
         spec = object.__new__(cls)
@@ -242,6 +290,7 @@ PRESETS: dict[str, Preset] = {
                 "client_auth": "client_secret_post",
                 "requires_secret": True,
                 "quirks": ["issuer-without-scheme"],
+                "grants_pages": ["https://myaccount.google.com/permissions"],
                 "advice": _GOOGLE_ADVICE,
             },
         ),
@@ -261,6 +310,9 @@ PRESETS: dict[str, Preset] = {
                 "redirect_host": "localhost",
                 # Entra rotates refresh tokens without revoking the previous one; there is no RFC 7009 endpoint.
                 "quirks": ["issuer-per-tenant", "refresh-sends-scope"],
+                "revocation": "none",
+                # Work or school accounts, then personal Microsoft accounts.
+                "grants_pages": ["https://myapplications.microsoft.com", "https://account.live.com/consent/Manage"],
                 "advice": _MS_ADVICE,
             },
             params={"tenant": "common"},
@@ -281,6 +333,10 @@ PRESETS: dict[str, Preset] = {
                 "requires_secret": True,
                 "quirks": ["errors-in-200", "comma-scopes"],
                 "error_aliases": _GITHUB_ERRORS,
+                # Not RFC 7009: deleting the grant ends all of the app's tokens for this user.
+                "revocation": "github-grant",
+                "revocation_endpoint": "https://api.github.com/applications/{{client_id}}/grant",
+                "grants_pages": ["https://github.com/settings/applications"],
             },
         ),
         Preset(
@@ -296,6 +352,7 @@ PRESETS: dict[str, Preset] = {
                 "default_scopes": ["openid", "email", "profile", "read_user"],
                 # GitLab always issues a refresh token and rotates it on every use.
                 "offline_access": "always",
+                "grants_pages": ["https://{domain}/-/user_settings/applications"],
             },
             params={"domain": "gitlab.com"},
             help="your GitLab host, e.g. gitlab.example.com",
@@ -319,6 +376,10 @@ PRESETS: dict[str, Preset] = {
                     "comma-scopes",
                 ],
                 "error_aliases": _SLACK_ERRORS,
+                "revocation": "slack-auth-revoke",
+                "revocation_endpoint": "https://slack.com/api/auth.revoke",
+                # Redirects to the signed-in workspace's app management.
+                "grants_pages": ["https://slack.com/apps/manage"],
             },
         ),
         Preset(
@@ -381,6 +442,9 @@ PRESETS: dict[str, Preset] = {
                 "default_scopes": [],
                 "offline_access": "params",
                 "extra_auth_params": [["token_access_type", "offline"]],
+                "revocation": "dropbox-token-revoke",
+                "revocation_endpoint": "https://api.dropboxapi.com/2/auth/token/revoke",
+                "grants_pages": ["https://www.dropbox.com/account/connected_apps"],
                 "redirect_host": "localhost",
             },
         ),

@@ -13,13 +13,21 @@ from .accounts import AccountRecord, AccountStore, Attempt, Event, Identity
 from .agent import AgentServer, AgentToken
 from .clock import Clock, SystemClock
 from .discovery import discover
-from .errors import ProviderError, TokendeskError, TransientError, UsageError
+from .errors import TokendeskError, UsageError
 from .events import AccountChanged, AccountRemoved, EventBus
 from .flow import DEFAULT_TIMEOUT_S, BrowserOpener, SignIn, request_scopes, sign_in, system_browser
-from .oauth import Client, new_http_client, revoke
+from .oauth import Client, new_http_client, refresh_grant
 from .paths import AppPaths
-from .providers import ClientAuth, OfflineAccess, ProviderSpec, preset
+from .providers import (
+    ClientAuth,
+    OfflineAccess,
+    ProviderSpec,
+    check_redirect_path,
+    check_redirect_port,
+    preset,
+)
 from .refresh import DEFAULT_MIN_VALID_S, RefreshEngine, RefreshPolicy
+from .revocation import BEARER_KINDS, manual_step, revoke_grant
 from .secrets import Secret
 from .tokens import TokenSet
 from .urls import check_endpoint
@@ -43,6 +51,9 @@ class ConnectRequest:
     scopes: tuple[str, ...] = ()
     name: str | None = None
     redirect_host: str | None = None  # override: some registrations only accept http://localhost
+    # Servers that match redirect URIs exactly: the registration's port and path (remembered for reconnect).
+    redirect_port: int | None = None
+    redirect_path: str | None = None
     client_auth: ClientAuth | None = None  # override: servers that enforce the registered method
 
     def __repr__(self) -> str:
@@ -114,9 +125,16 @@ class Service:
     # --- providers --------------------------------------------------------------------------------
 
     async def resolve_provider(self, request: ConnectRequest) -> ProviderSpec:
+        # Checked before discovery: bad input should not wait for the network.
+        port = None if request.redirect_port is None else check_redirect_port(request.redirect_port)
+        path = None if request.redirect_path is None else check_redirect_path(request.redirect_path)
         spec = await self._resolve_provider(request)
         if request.redirect_host:
             spec = replace(spec, redirect_host=request.redirect_host)
+        if port is not None:
+            spec = replace(spec, redirect_port=port)
+        if path is not None:
+            spec = replace(spec, redirect_path=path)
         if request.client_auth is not None:
             if request.client_secret is None and request.client_auth is not ClientAuth.NONE:
                 raise UsageError(f"{request.client_auth.value} needs a client secret (--client-secret-stdin).")
@@ -300,43 +318,32 @@ class Service:
         return result
 
     async def _revoke(self, record: AccountRecord, entry: VaultEntry) -> DisconnectResult:
+        """Revoke at the provider if it lets us; whatever happens, the caller still forgets the account, and
+        the note says what the user must do at the provider when revocation did not happen."""
         assert entry.tokens is not None
         try:
             spec = record.provider.validated()  # never send a token to an endpoint today's rules refuse
         except UsageError as exc:
-            return DisconnectResult(
-                revoked=False,
-                note=f"Not revoked at the provider ({exc}); remove the app's access in your account settings there.",
-            )
-        if spec.revocation_endpoint is None:
-            return DisconnectResult(
-                revoked=False,
-                note=f"{spec.display_name} has no revocation endpoint; remove the app's access in your "
-                f"{spec.display_name} account settings.",
-            )
-        token, hint = (
-            (entry.tokens.refresh_token, "refresh_token")
-            if entry.tokens.refresh_token is not None
-            else (entry.tokens.access_token, "access_token")
-        )
+            return DisconnectResult(revoked=False, note=f"Not revoked at the provider ({exc}). "
+                                    + manual_step(record.provider))  # fmt: skip
+        client = Client(record.client_id, entry.client_secret)
+        tokens = entry.tokens
+        if spec.revocation in BEARER_KINDS:
+            tokens = await self._fresh_for_revocation(spec, client, tokens)
+        outcome = await revoke_grant(self._http, spec, client, tokens, now=self.clock.now())
+        return DisconnectResult(revoked=outcome.revoked, note=outcome.note)
+
+    async def _fresh_for_revocation(self, spec: ProviderSpec, client: Client, tokens: TokenSet) -> TokenSet:
+        """APIs that take the access token as a Bearer credential refuse an expired one; refresh first (under
+        the account's lock, and the result is thrown away with the account)."""
+        expires = tokens.expires_at
+        if tokens.refresh_token is None or expires is None or expires > self.clock.now() + 30:
+            return tokens
         try:
-            await revoke(
-                self._http,
-                spec,
-                Client(record.client_id, entry.client_secret),
-                token,
-                hint=hint,
-                now=self.clock.now(),
-            )
-        except TransientError as exc:
-            raise TransientError(
-                f"Could not revoke the grant at {spec.display_name} ({exc}); nothing was deleted. Retry, or "
-                "disconnect with --keep-grant to remove it here only."
-            ) from None
-        except ProviderError as exc:
-            log.warning("revocation refused: %s", exc)
-            return DisconnectResult(revoked=False, note=f"{spec.display_name} refused the revocation: {exc}")
-        return DisconnectResult(revoked=True)
+            return await refresh_grant(self._http, spec, client, tokens, now=self.clock.now())
+        except TokendeskError as exc:
+            log.info("could not refresh before revoking (%s); trying the old access token", type(exc).__name__)
+            return tokens
 
 
 def _unique(name: str, taken: list[str]) -> str:

@@ -43,6 +43,7 @@ from desktop_app.core.secrets import Secret
 from desktop_app.core.urls import check_endpoint
 
 from . import icons
+from .advanced_fields import AdvancedFields
 from .badges import Tone
 from .delegate import tone_colors
 
@@ -242,6 +243,8 @@ class ConnectDialog(QDialog):
         self.hint.setWordWrap(True)
         self.hint.setForegroundRole(self.hint.foregroundRole())
         form.addRow(self.hint)
+        self.advanced = AdvancedFields(_line, self._fit)
+        form.addRow(self.advanced)
         v.addLayout(form)
         v.addStretch(1)
 
@@ -417,6 +420,7 @@ class ConnectDialog(QDialog):
             self.client_secret,
             self.scopes,
             self.name,
+            *self.advanced.fields(),
         ]
 
     def _typed(self) -> bool:
@@ -491,6 +495,7 @@ class ConnectDialog(QDialog):
                         bad(self.client_secret, f"{spec.display_name} requires the client secret of your app.")
             kwargs["preset"] = key
             kwargs["preset_params"] = params
+        kwargs.update(self.advanced.request_kwargs(bad))
         name = self.name.text
         taken = self._taken_names()
         if name and name.casefold() in taken:

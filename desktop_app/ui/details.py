@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.accounts import AccountRecord, AccountState
+from desktop_app.core.revocation import revocation_url
 
 from .badges import badge_for, duration
 from .model import AccountListModel
@@ -152,8 +153,9 @@ class DetailsDialog(QDialog):
             ("Issuer", spec.issuer),
             ("Authorization", spec.authorization_endpoint),
             ("Token", spec.token_endpoint),
-            ("Revocation", spec.revocation_endpoint),
+            ("Revocation", revocation_url(spec, record.client_id)),
             ("User info", spec.userinfo_endpoint),
+            ("Redirect", f"http://{spec.redirect_host}:{spec.redirect_port or '<any port>'}{spec.redirect_path}"),
         ):
             # A read-only line: a long URL has no word breaks to wrap at, so it scrolls instead of
             # running off the dialog's edge, and it can still be selected and copied.

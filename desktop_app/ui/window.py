@@ -643,6 +643,10 @@ class MainWindow(QMainWindow):
             revoked = getattr(result, "revoked", False)
             text = f"{record.name} disconnected" + (f" and its access revoked at {provider}." if revoked else ".")
             self.show_message(text + (f" {note}" if note else ""), 15_000)
+            if note:  # something to do at the provider: keep it on screen until read
+                from .notices import show_disconnect_notice
+
+                show_disconnect_notice(self, record.name, note)
 
         bridge.spawn(bridge.service.disconnect(record.id), f"Disconnecting {record.name}", on_done=done)
 

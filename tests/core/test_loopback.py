@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from desktop_app.core import loopback
-from desktop_app.core.errors import AuthorizationDenied, AuthorizationError, AuthorizationTimeout
+from desktop_app.core.errors import AuthorizationDenied, AuthorizationError, AuthorizationTimeout, RedirectPortBusy
 from desktop_app.core.loopback import LoopbackListener
 
 
@@ -252,3 +252,53 @@ async def test_garbage_bytes_are_dropped_and_waiting_continues() -> None:
         assert not waiter.done()
         await get(listener.redirect_uri + "?code=c&state=s")
         assert (await waiter).code == "c"
+
+
+# --- a fixed port and path (registrations matched exactly) --------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_fixed_port_and_path_on_loopback_only() -> None:
+    port = free_port()
+    async with LoopbackListener(state="s", port=port, path="/cb/exact") as listener:
+        assert listener.addresses == [("127.0.0.1", port)]
+        assert listener.redirect_uri == f"http://127.0.0.1:{port}/cb/exact"
+        assert (await get(f"http://127.0.0.1:{port}/callback?state=s&code=c")).status_code == 404
+        assert (await get(f"http://127.0.0.1:{port}/cb/exact?state=s&code=c")).status_code == 200
+        assert (await listener.wait(5)).code == "c"
+    # The same port again at once, although the connection just closed (TIME_WAIT).
+    async with LoopbackListener(state="s", port=port) as again:
+        assert again.addresses == [("127.0.0.1", port)]
+
+
+async def test_fixed_port_taken_by_another_program() -> None:
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen(1)
+        port = other.getsockname()[1]
+        listener = LoopbackListener(state="s", port=port, path="/cb")
+        with pytest.raises(RedirectPortBusy) as caught:
+            await listener.start()
+    assert caught.value.port == port
+    assert str(caught.value) == (
+        f"Port {port} on 127.0.0.1 is already in use by another program, so Tokendesk cannot receive the sign-in "
+        f"at http://127.0.0.1:{port}/cb. Close that program and try again, or register a redirect URI with another "
+        "port (1024-65535) at the provider and connect with that port."
+    )
+
+
+@pytest.mark.skipif(not ipv6_loopback_available(), reason="no IPv6 loopback here")
+async def test_fixed_port_for_localhost_also_holds_1_and_fails_if_taken_there() -> None:
+    port = free_port()
+    async with LoopbackListener(state="s", redirect_host="localhost", port=port) as listener:
+        assert sorted(listener.addresses) == sorted([("127.0.0.1", port), ("::1", port)])
+    with socket.socket(socket.AF_INET6) as other:
+        other.bind(("::1", port))
+        other.listen(1)
+        with pytest.raises(RedirectPortBusy, match=f"Port {port} on ::1 is already in use"):
+            await LoopbackListener(state="s", redirect_host="localhost", port=port).start()

@@ -95,3 +95,69 @@ async def test_shutdown_lets_a_rotation_reach_the_keychain(setup: tuple[Service,
     await refresh
     entry = await service._vault.load(record.id)
     assert entry is not None and entry.tokens is not None and entry.tokens.refresh_token == Secret("rt-new-0002")
+
+
+@pytest.mark.parametrize("answer", ["down", "refused"])
+async def test_disconnect_finishes_locally_when_revocation_fails(paths: AppPaths, answer: str) -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        if answer == "down":
+            raise httpx.ConnectError("no route", request=request)
+        return httpx.Response(401, json={"error": "invalid_client"})
+
+    clock = FakeClock()
+    vault = Vault(service=f"tokendesk-test-{uuid.uuid4().hex[:8]}")
+    service = Service(
+        paths=paths, vault=vault, http=new_http_client(transport=httpx.MockTransport(handle)), clock=clock
+    )
+    record = await seed_account(service.store, vault, clock.now(), access="at-1", refresh="rt-1", name="Acct")
+    try:
+        result = await service.disconnect(record.name)
+        assert not result.revoked and result.note is not None
+        assert "Remove the app's access yourself" in result.note
+        assert service.accounts() == [] and await vault.load(record.id) is None
+    finally:
+        await vault.delete(record.id)
+        await service.aclose()
+
+
+async def test_bearer_revocation_refreshes_an_expired_access_token_first(paths: AppPaths) -> None:
+    from desktop_app.core.accounts import Identity
+    from desktop_app.core.providers import preset
+    from desktop_app.core.tokens import TokenSet
+    from desktop_app.core.vault import VaultEntry
+
+    seen: list[tuple[str, str]] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.path, request.headers.get("authorization", "")))
+        if request.url.path == "/oauth2/token":
+            return httpx.Response(200, json={"access_token": "at-fresh", "token_type": "bearer", "expires_in": 14400})
+        return httpx.Response(200, content=b"null")
+
+    clock = FakeClock()
+    vault = Vault(service=f"tokendesk-test-{uuid.uuid4().hex[:8]}")
+    service = Service(
+        paths=paths, vault=vault, http=new_http_client(transport=httpx.MockTransport(handle)), clock=clock
+    )
+    now = clock.now()
+    record = service.store.add(
+        AccountRecord(
+            id=AccountRecord.new_id(),
+            name="Box",
+            provider=preset("dropbox"),
+            client_id="cid",
+            scopes=(),
+            identity=Identity(subject="1"),
+            created_at=now,
+        )
+    )
+    tokens = TokenSet(Secret("at-stale"), "Bearer", now, now + 60, Secret("rt-1"))
+    await vault.save(record.id, VaultEntry(tokens=tokens))
+    clock.advance(120)  # the access token expired
+    try:
+        result = await service.disconnect(record.name)
+        assert result.revoked and result.note is None
+        assert seen == [("/oauth2/token", ""), ("/2/auth/token/revoke", "Bearer at-fresh")]
+    finally:
+        await vault.delete(record.id)
+        await service.aclose()

@@ -27,7 +27,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 # The redirect the client asked for, on any loopback port (RFC 8252 §7.3).
-CALLBACK_URL = re.compile(r"^http://(127\.0\.0\.1|localhost):\d+/callback(\?|$)")
+# /cb/exact: the path of the web-exact-port client's one registered redirect URI.
+CALLBACK_URL = re.compile(r"^http://(127\.0\.0\.1|localhost):\d+/(callback|cb/exact)(\?|$)")
 TIMEOUT_MS = 15_000
 STOP_TIMEOUT_S = 15.0
 

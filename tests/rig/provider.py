@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import random
 import selectors
 import shutil
+import socket
 import ssl
 import subprocess
 import tempfile
@@ -24,6 +27,8 @@ NATIVE_STATIC = "native-static"
 NATIVE_LOCALHOST = "native-localhost"
 CONFIDENTIAL_BASIC = "confidential-basic"
 CONFIDENTIAL_POST = "confidential-post"
+WEB_EXACT_PORT = "web-exact-port"  # a 'web' client: its one redirect URI must match exactly, port and all
+NATIVE_NO_REVOKE = "native-no-revoke"  # public; the rig refuses its revocations with unauthorized_client
 CONFIDENTIAL_BASIC_SECRET = "rig-secret-basic-0123456789abcdef"
 CONFIDENTIAL_POST_SECRET = "rig-secret-post-0123456789abcdef"
 CLIENT_SECRETS: dict[str, str | None] = {
@@ -32,6 +37,8 @@ CLIENT_SECRETS: dict[str, str | None] = {
     NATIVE_LOCALHOST: None,
     CONFIDENTIAL_BASIC: CONFIDENTIAL_BASIC_SECRET,
     CONFIDENTIAL_POST: CONFIDENTIAL_POST_SECRET,
+    WEB_EXACT_PORT: None,
+    NATIVE_NO_REVOKE: None,
 }
 # Registered redirect URIs; native clients may use any port on them (RFC 8252 §7.3).
 REDIRECT_URI = "http://127.0.0.1/callback"
@@ -42,6 +49,22 @@ READY_TIMEOUT = 20.0
 START_ATTEMPTS = 3
 
 
+def _free_fixed_port() -> int:
+    """A port free now and below the kernel's ephemeral range, so no outgoing connection is given it later."""
+    low = 32768
+    with contextlib.suppress(OSError, ValueError):
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(200):
+        port = random.randrange(20000, max(20001, min(low, 32768)))
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port for the exact-redirect client")
+
+
 class OidcProvider:
     """Starts `node server.mjs` and talks to its /__rig/ admin endpoints."""
 
@@ -50,6 +73,9 @@ class OidcProvider:
     native_localhost = NATIVE_LOCALHOST
     confidential_basic = CONFIDENTIAL_BASIC
     confidential_post = CONFIDENTIAL_POST
+    web_exact_port = WEB_EXACT_PORT
+    native_no_revoke = NATIVE_NO_REVOKE
+    exact_redirect_path = "/cb/exact"
     confidential_basic_secret = CONFIDENTIAL_BASIC_SECRET
     confidential_post_secret = CONFIDENTIAL_POST_SECRET
     client_secrets = CLIENT_SECRETS
@@ -67,6 +93,7 @@ class OidcProvider:
         self._tls_dir: Path | None = None
         self.ca_file: Path | None = None
         self.issuer = ""
+        self.exact_port = 0  # the one port web-exact-port's redirect URI names
 
     def start(self) -> Self:
         # Seen once in many runs: node printed its first warning, then never reached listen() within the
@@ -89,7 +116,8 @@ class OidcProvider:
         # stderr to a file, not a pipe: nobody drains it while tests run, and a full pipe would block node.
         fd, name = tempfile.mkstemp(prefix="tokendesk-oidc-", suffix=".log")
         self._stderr_path = Path(name)
-        env = {**os.environ, "PORT": str(self._port)}
+        self.exact_port = self.exact_port or _free_fixed_port()
+        env = {**os.environ, "PORT": str(self._port), "RIG_EXACT_PORT": str(self.exact_port)}
         if self._preset is not None:
             env.update(RIG_PRESET=self._preset, **self._certificate())
         self._proc = subprocess.Popen(

@@ -33,13 +33,14 @@ class Loopback:
 
     port: int
     query: asyncio.Future[dict[str, str]]
+    path: str = "/callback"
 
     def redirect_uri(self, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}/callback"
+        return f"http://{host}:{self.port}{self.path}"
 
 
 @asynccontextmanager
-async def loopback() -> AsyncIterator[Loopback]:
+async def loopback(port: int = 0, path: str = "/callback") -> AsyncIterator[Loopback]:
     query: asyncio.Future[dict[str, str]] = asyncio.get_running_loop().create_future()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -52,12 +53,12 @@ async def loopback() -> AsyncIterator[Loopback]:
         await writer.wait_closed()
         parts = request_line.split()
         # Chromium may also ask for /favicon.ico; only the callback counts.
-        if len(parts) > 1 and parts[1].startswith("/callback") and not query.done():
+        if len(parts) > 1 and parts[1].startswith(path) and not query.done():
             query.set_result({k: v[0] for k, v in parse_qs(urlsplit(parts[1]).query).items()})
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    server = await asyncio.start_server(handle, "127.0.0.1", port)
     try:
-        yield Loopback(server.sockets[0].getsockname()[1], query)
+        yield Loopback(server.sockets[0].getsockname()[1], query, path)
     finally:
         server.close()
         await server.wait_closed()
@@ -103,7 +104,8 @@ async def authorize(provider: OidcProvider, browser: RigBrowser, client_id: str)
     host = "localhost" if client_id == provider.native_localhost else "127.0.0.1"
     verifier, challenge = pkce()
     state = secrets.token_urlsafe(8)
-    async with loopback() as lb:
+    exact = client_id == provider.web_exact_port  # its one redirect URI names a port and path
+    async with loopback(*((provider.exact_port, provider.exact_redirect_path) if exact else ())) as lb:
         page = await browser.complete_consent(auth_url(provider, client_id, lb.redirect_uri(host), challenge, state))
         query = await asyncio.wait_for(lb.query, 5)
     assert page == "rig callback ok"

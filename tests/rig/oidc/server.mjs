@@ -9,7 +9,7 @@ import { createServer as createTlsServer } from 'node:https';
 console.log = console.error;
 console.info = console.error;
 // Imported only after the console is redirected, so import-time notices go to stderr too.
-const { default: Provider } = await import('oidc-provider');
+const { default: Provider, errors } = await import('oidc-provider');
 // The memory adapter keeps its newest 1,000 entries, about 140 grants (each is a session, interactions, a code and
 // tokens); older grants vanish and their refresh tokens turn invalid_grant. bench/storm.py seeds up to 1,000.
 const { default: LRU } = await import('oidc-provider/lib/helpers/lru.js');
@@ -39,6 +39,18 @@ const clients = [
     token_endpoint_auth_method: 'client_secret_post', redirect_uris: [REDIRECT],
   },
 ];
+// Servers that match redirect URIs exactly (Glewlwyd, Slack, many Keycloak setups): a 'web' client, because
+// oidc-provider lets 'native' ones use any loopback port. The port is chosen free by tests/rig/provider.py.
+const EXACT_PORT = Number(process.env.RIG_EXACT_PORT || 0);
+if (EXACT_PORT) {
+  clients.push({
+    ...COMMON, application_type: 'web', client_id: 'web-exact-port', token_endpoint_auth_method: 'none',
+    redirect_uris: [`http://127.0.0.1:${EXACT_PORT}/cb/exact`],
+  });
+}
+// A public client this server will not let revoke (some servers allow revocation to confidential clients only).
+const NO_REVOKE = 'native-no-revoke';
+clients.push({ ...COMMON, client_id: NO_REVOKE, token_endpoint_auth_method: 'none', redirect_uris: [REDIRECT] });
 const ROTATING = new Set(['native-rotating', 'native-localhost', 'confidential-basic']);
 
 // Fresh signing key per run: nothing persisted, the JWKS endpoint serves it.
@@ -122,7 +134,15 @@ const provider = new Provider(issuer, {
   interactions: { url: (_ctx, interaction) => `${preset.prefix}/interaction/${interaction.uid}` },
   features: {
     devInteractions: { enabled: true },
-    revocation: { enabled: true },
+    revocation: {
+      enabled: true,
+      async allowedPolicy(_ctx, client, token) {
+        if (client.clientId === NO_REVOKE) throw new errors.UnauthorizedClient('only confidential clients may revoke');
+        if (token.clientId === client.clientId) return true;  // the rest is oidc-provider's default rule
+        if (client.clientAuthMethod === 'none') return false;
+        throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+      },
+    },
     userinfo: { enabled: true },
   },
 });
