@@ -1,8 +1,9 @@
 """Revoking a grant at the provider: RFC 7009, and the APIs of providers that offer something else instead
 (GitHub's grant deletion, Slack's auth.revoke, Dropbox's token/revoke), chosen by the spec's RevocationKind.
 
-Revocation never blocks forgetting an account: every failure becomes an outcome with a note that tells the
-user where to remove the app's access by hand."""
+A refusal never blocks forgetting an account: it becomes an outcome with a note that tells the user where to
+remove the app's access by hand. A provider out of reach (network, 5xx, 429) raises TransientError instead:
+the grant is alive, and trying again later is better than forgetting a token only the provider can end."""
 
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ def can_revoke(spec: ProviderSpec) -> bool:
 async def revoke_grant(
     http: httpx.AsyncClient, spec: ProviderSpec, client: Client, tokens: TokenSet, *, now: float
 ) -> RevocationOutcome:
-    """Revoke the grant behind `tokens` the way `spec.revocation` says; never raises a TokendeskError."""
+    """Revoke the grant behind `tokens` the way `spec.revocation` says; raises only TransientError."""
     if not can_revoke(spec):
         return RevocationOutcome(False, f"{spec.display_name} offers no way to revoke from here. {manual_step(spec)}")
     try:
@@ -71,10 +72,8 @@ async def revoke_grant(
         if spec.revocation is RevocationKind.SLACK_AUTH_REVOKE:
             return await _slack_auth_revoke(http, spec, tokens)
         return await _dropbox_token_revoke(http, spec, tokens)
-    except TransientError as exc:
-        log.warning("revocation failed: %s", exc)
-        return RevocationOutcome(False, f"Could not reach {spec.display_name} to revoke the grant ({exc}). "
-                                 + manual_step(spec))  # fmt: skip
+    except TransientError:
+        raise
     except ProviderError as exc:
         log.warning("revocation refused: %s", exc)
         return _refused(spec, str(exc))
@@ -168,10 +167,7 @@ async def _dropbox_token_revoke(http: httpx.AsyncClient, spec: ProviderSpec, tok
 
 def _http_refusal(spec: ProviderSpec, response: httpx.Response) -> RevocationOutcome:
     if response.status_code >= 500 or response.status_code == 429:
-        return RevocationOutcome(
-            False,
-            f"{spec.display_name} could not revoke the grant now (HTTP {response.status_code}). " + manual_step(spec),
-        )
+        raise TransientError(f"{spec.display_name} could not revoke the grant now (HTTP {response.status_code})")
     body = _json(response)
     detail = body.get("error_summary") or body.get("error") or body.get("message")
     why = f"HTTP {response.status_code}" + (f": {detail}" if isinstance(detail, str) and detail else "")

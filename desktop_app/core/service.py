@@ -13,7 +13,7 @@ from .accounts import AccountRecord, AccountStore, Attempt, Event, Identity
 from .agent import AgentServer, AgentToken
 from .clock import Clock, SystemClock
 from .discovery import discover
-from .errors import TokendeskError, UsageError
+from .errors import TokendeskError, TransientError, UsageError
 from .events import AccountChanged, AccountRemoved, EventBus
 from .flow import DEFAULT_TIMEOUT_S, BrowserOpener, SignIn, request_scopes, sign_in, system_browser
 from .oauth import Client, new_http_client, refresh_grant
@@ -318,8 +318,8 @@ class Service:
         return result
 
     async def _revoke(self, record: AccountRecord, entry: VaultEntry) -> DisconnectResult:
-        """Revoke at the provider if it lets us; whatever happens, the caller still forgets the account, and
-        the note says what the user must do at the provider when revocation did not happen."""
+        """Revoke at the provider if it lets us. A refusal still lets the caller forget the account, with a note
+        on what the user must do at the provider; a provider out of reach keeps everything (TransientError)."""
         assert entry.tokens is not None
         try:
             spec = record.provider.validated()  # never send a token to an endpoint today's rules refuse
@@ -330,8 +330,23 @@ class Service:
         tokens = entry.tokens
         if spec.revocation in BEARER_KINDS:
             tokens = await self._fresh_for_revocation(spec, client, tokens)
-        outcome = await revoke_grant(self._http, spec, client, tokens, now=self.clock.now())
+        try:
+            outcome = await revoke_grant(self._http, spec, client, tokens, now=self.clock.now())
+        except TransientError as exc:
+            if tokens is not entry.tokens:  # refreshed for the revocation: the account stays, so must these
+                await self._keep_refreshed(record, VaultEntry(tokens=tokens, client_secret=entry.client_secret))
+            raise TransientError(
+                f"Could not revoke the grant at {spec.display_name} ({exc}); nothing was deleted. Retry, or "
+                "disconnect with --keep-grant to remove it here only."
+            ) from None
         return DisconnectResult(revoked=outcome.revoked, note=outcome.note)
+
+    async def _keep_refreshed(self, record: AccountRecord, entry: VaultEntry) -> None:
+        assert entry.tokens is not None
+        tokens, now = entry.tokens, self.clock.now()
+        await self._vault.save(record.id, entry)
+        await asyncio.to_thread(self.store.update, record.id, lambda r: r.with_tokens(tokens, now))
+        self.engine.remember(record.id, entry)
 
     async def _fresh_for_revocation(self, spec: ProviderSpec, client: Client, tokens: TokenSet) -> TokenSet:
         """APIs that take the access token as a Bearer credential refuse an expired one; refresh first (under

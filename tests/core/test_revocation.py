@@ -9,6 +9,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from desktop_app.core.errors import TransientError
 from desktop_app.core.oauth import Client, new_http_client
 from desktop_app.core.providers import ProviderSpec, RevocationKind, preset
 from desktop_app.core.revocation import RevocationOutcome, manual_step, revoke_grant
@@ -127,19 +128,20 @@ async def test_refused_gives_a_note_with_the_grants_page(spec: ProviderSpec, ans
 
 
 @pytest.mark.parametrize("key", ["github", "slack", "dropbox", "google"])
-async def test_network_error_gives_a_note(key: str) -> None:
+async def test_a_provider_out_of_reach_is_transient(key: str) -> None:
+    """The grant is alive and only the provider can end it: the caller keeps the account and says retry."""
+
     def down(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
 
-    spec = preset(key)
-    outcome, _ = await run(spec, down)
-    assert not outcome.revoked and outcome.note is not None
-    assert f"Could not reach {spec.display_name}" in outcome.note and spec.grants_pages[0] in outcome.note
+    with pytest.raises(TransientError):
+        await run(preset(key), down)
 
 
-async def test_server_error_gives_a_note() -> None:
-    outcome, _ = await run(preset("dropbox"), lambda r: httpx.Response(503))
-    assert not outcome.revoked and outcome.note is not None and "HTTP 503" in outcome.note
+@pytest.mark.parametrize("status", [503, 429])
+async def test_a_busy_provider_is_transient(status: int) -> None:
+    with pytest.raises(TransientError, match=f"HTTP {status}"):
+        await run(preset("dropbox"), lambda r: httpx.Response(status))
 
 
 async def test_github_without_a_client_secret_sends_nothing() -> None:

@@ -12,6 +12,7 @@ import pytest
 import pytest_asyncio
 
 from desktop_app.core.accounts import AccountRecord
+from desktop_app.core.errors import TransientError
 from desktop_app.core.oauth import new_http_client
 from desktop_app.core.paths import AppPaths
 from desktop_app.core.secrets import Secret
@@ -97,11 +98,8 @@ async def test_shutdown_lets_a_rotation_reach_the_keychain(setup: tuple[Service,
     assert entry is not None and entry.tokens is not None and entry.tokens.refresh_token == Secret("rt-new-0002")
 
 
-@pytest.mark.parametrize("answer", ["down", "refused"])
-async def test_disconnect_finishes_locally_when_revocation_fails(paths: AppPaths, answer: str) -> None:
+async def test_disconnect_finishes_locally_when_revocation_is_refused(paths: AppPaths) -> None:
     def handle(request: httpx.Request) -> httpx.Response:
-        if answer == "down":
-            raise httpx.ConnectError("no route", request=request)
         return httpx.Response(401, json={"error": "invalid_client"})
 
     clock = FakeClock()
@@ -115,6 +113,79 @@ async def test_disconnect_finishes_locally_when_revocation_fails(paths: AppPaths
         assert not result.revoked and result.note is not None
         assert "Remove the app's access yourself" in result.note
         assert service.accounts() == [] and await vault.load(record.id) is None
+    finally:
+        await vault.delete(record.id)
+        await service.aclose()
+
+
+async def test_disconnect_keeps_everything_when_the_provider_is_out_of_reach(paths: AppPaths) -> None:
+    """The grant is still alive and only the provider can end it: forgetting the token would make that impossible
+    from here, so nothing is deleted and the user is told to retry (or to use --keep-grant)."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("no route", request=request)
+
+    clock = FakeClock()
+    vault = Vault(service=f"tokendesk-test-{uuid.uuid4().hex[:8]}")
+    service = Service(
+        paths=paths, vault=vault, http=new_http_client(transport=httpx.MockTransport(handle)), clock=clock
+    )
+    record = await seed_account(service.store, vault, clock.now(), access="at-1", refresh="rt-1", name="Acct")
+    try:
+        with pytest.raises(TransientError, match="nothing was deleted"):
+            await service.disconnect(record.name)
+        assert [r.id for r in service.accounts()] == [record.id]
+        entry = await vault.load(record.id)
+        assert entry is not None and entry.tokens is not None and entry.tokens.refresh_token == Secret("rt-1")
+    finally:
+        await vault.delete(record.id)
+        await service.aclose()
+
+
+async def test_a_token_refreshed_for_a_failed_revocation_is_kept(paths: AppPaths) -> None:
+    """Bearer revocation refreshes an expired access token first; a rotating provider spent the old refresh
+    token then, so when the revocation itself cannot be sent the new tokens must reach the keychain."""
+    from desktop_app.core.accounts import Identity
+    from desktop_app.core.providers import preset
+    from desktop_app.core.tokens import TokenSet
+    from desktop_app.core.vault import VaultEntry
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/oauth2/token":
+            return httpx.Response(
+                200,
+                json={"access_token": "at-fresh", "refresh_token": "rt-2", "token_type": "bearer", "expires_in": 14400},
+            )
+        raise httpx.ConnectError("no route", request=request)
+
+    clock = FakeClock()
+    vault = Vault(service=f"tokendesk-test-{uuid.uuid4().hex[:8]}")
+    service = Service(
+        paths=paths, vault=vault, http=new_http_client(transport=httpx.MockTransport(handle)), clock=clock
+    )
+    now = clock.now()
+    record = service.store.add(
+        AccountRecord(
+            id=AccountRecord.new_id(),
+            name="Box",
+            provider=preset("dropbox"),
+            client_id="cid",
+            scopes=(),
+            identity=Identity(subject="1"),
+            created_at=now,
+        )
+    )
+    await vault.save(
+        record.id, VaultEntry(tokens=TokenSet(Secret("at-stale"), "Bearer", now, now + 60, Secret("rt-1")))
+    )
+    clock.advance(120)
+    try:
+        with pytest.raises(TransientError):
+            await service.disconnect(record.name)
+        entry = await vault.load(record.id)
+        assert entry is not None and entry.tokens is not None
+        assert entry.tokens.refresh_token == Secret("rt-2") and entry.tokens.access_token == Secret("at-fresh")
+        assert service.find(record.id).issued_at == entry.tokens.issued_at
     finally:
         await vault.delete(record.id)
         await service.aclose()
