@@ -24,6 +24,8 @@ NATIVE_STATIC = "native-static"
 NATIVE_LOCALHOST = "native-localhost"
 CONFIDENTIAL_BASIC = "confidential-basic"
 CONFIDENTIAL_POST = "confidential-post"
+# Also allows the device authorization grant (RFC 8628); the rig's device flow sends no interval (5 s polls).
+NATIVE_DEVICE = "native-device"
 CONFIDENTIAL_BASIC_SECRET = "rig-secret-basic-0123456789abcdef"
 CONFIDENTIAL_POST_SECRET = "rig-secret-post-0123456789abcdef"
 CLIENT_SECRETS: dict[str, str | None] = {
@@ -32,6 +34,7 @@ CLIENT_SECRETS: dict[str, str | None] = {
     NATIVE_LOCALHOST: None,
     CONFIDENTIAL_BASIC: CONFIDENTIAL_BASIC_SECRET,
     CONFIDENTIAL_POST: CONFIDENTIAL_POST_SECRET,
+    NATIVE_DEVICE: None,
 }
 # Registered redirect URIs; native clients may use any port on them (RFC 8252 §7.3).
 REDIRECT_URI = "http://127.0.0.1/callback"
@@ -50,6 +53,7 @@ class OidcProvider:
     native_localhost = NATIVE_LOCALHOST
     confidential_basic = CONFIDENTIAL_BASIC
     confidential_post = CONFIDENTIAL_POST
+    native_device = NATIVE_DEVICE
     confidential_basic_secret = CONFIDENTIAL_BASIC_SECRET
     confidential_post_secret = CONFIDENTIAL_POST_SECRET
     client_secrets = CLIENT_SECRETS
@@ -193,6 +197,10 @@ class OidcProvider:
     @property
     def authorization_endpoint(self) -> str:
         return f"{self.issuer}/auth"
+
+    @property
+    def device_authorization_endpoint(self) -> str:
+        return f"{self.issuer}/device/auth"
 
     @property
     def revocation_endpoint(self) -> str:
