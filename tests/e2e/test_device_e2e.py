@@ -4,6 +4,8 @@ other device, the real keychain."""
 from __future__ import annotations
 
 import asyncio
+import re
+import sys
 
 import httpx
 import pytest
@@ -12,6 +14,9 @@ from desktop_app.core.accounts import AccountState
 from desktop_app.core.device import DeviceCode
 from desktop_app.core.errors import DeviceAccessDenied
 from tests.e2e.conftest import Rig
+from tests.e2e.test_cli_e2e import Cli, cli  # noqa: F401 (the fixture)
+from tests.rig.browser import RigBrowser
+from tests.rig.provider import OidcProvider
 
 pytestmark = pytest.mark.e2e
 
@@ -107,3 +112,57 @@ async def test_when_the_browser_does_not_open_the_device_flow_takes_over(rig: Ri
 
 async def _no_browser(url: str) -> bool:
     return False
+
+
+# --- the command line ---------------------------------------------------------------------------------
+
+
+async def test_cli_without_a_display_signs_in_on_another_device(
+    cli: Cli,  # noqa: F811
+    oidc_provider: OidcProvider,
+    rig_browser: RigBrowser,
+) -> None:
+    """Over SSH: no DISPLAY, no $BROWSER. The CLI says so, prints the page and code, and polls to the end."""
+    env = {k: v for k, v in cli.env.items() if k != "BROWSER"}
+    args = ["connect", "--issuer", oidc_provider.issuer, "--client-id", oidc_provider.native_device, "--name", "SSH"]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "desktop_app", *args, env=env, cwd=cli.home,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stderr is not None and proc.stdout is not None
+    said: list[str] = []
+    while not any("enter the code:" in line for line in said):
+        line = (await asyncio.wait_for(proc.stderr.readline(), 30)).decode()
+        assert line, f"the CLI ended without a code: {''.join(said)}"
+        said.append(line)
+    text = "".join(said)
+    assert "No browser can be opened here; signing in on another device instead." in text
+    user_code = re.search(r"enter the code:\s+(\S+)", text)
+    page = re.search(r"^  (http\S+)$", text, re.MULTILINE)
+    assert user_code is not None and page is not None
+    assert page.group(1) == f"{oidc_provider.issuer}/device"
+    assert "Sign-in Success" in await rig_browser.approve_device(page.group(1), user_code=user_code.group(1))
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    cli.outputs += [text, out.decode(), err.decode()]
+    assert proc.returncode == 0, err.decode()
+    assert out.decode().startswith("Connected SSH (alice@example.test).")
+    assert [a["name"] for a in cli.accounts()] == ["SSH"]
+    token = cli.run("token", "SSH", secret_stdout=True)
+    assert token.returncode == 0
+    async with httpx.AsyncClient() as http:
+        me = await http.get(
+            oidc_provider.userinfo_endpoint, headers={"Authorization": f"Bearer {token.stdout.strip()}"}
+        )
+    assert me.status_code == 200 and me.json()["sub"] == "alice"
+    seen = oidc_provider.seen()
+    for kind in ("access_token", "refresh_token", "id_token"):
+        assert seen[kind], kind
+        assert not any(value in output for value in seen[kind] for output in cli.outputs), f"a {kind} leaked"
+
+
+def test_cli_device_for_a_provider_without_a_device_flow_is_a_usage_error(cli: Cli) -> None:  # noqa: F811
+    proc = cli.run(
+        "connect", "--provider", "slack", "--client-id", "x", "--client-secret-stdin", "--device", stdin="s\n"
+    )
+    assert proc.returncode == 2
+    assert "Slack offers no sign-in on another device" in proc.stderr
