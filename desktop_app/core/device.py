@@ -7,7 +7,7 @@ import math
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -201,8 +201,8 @@ def _gave_up(
         )
     if deadline < code.expires_at:
         return DeviceCodeExpired(
-            f"Nobody approved the sign-in to {spec.display_name} within {timeout_s:.0f} s; run it again "
-            "(with a longer --timeout if needed)."
+            f"Nobody approved the sign-in to {spec.display_name} within {timeout_s:.0f} s; run the sign-in "
+            "again for a new code."
         )
     return DeviceCodeExpired(
         f"The code {code.user_code} expired before the sign-in to {spec.display_name} was approved; "
@@ -223,7 +223,8 @@ async def device_sign_in(
     """The whole device flow: a code for the user, polling, then the same checks as a browser sign-in."""
     code = await start(http, spec, client, scopes=scopes, now=clock.now())
     if on_code is not None:
-        on_code(code)
+        # The user's time is what is left of both the code's life and our own wait.
+        on_code(replace(code, expires_at=min(code.expires_at, clock.now() + timeout_s)))
     tokens = await poll(http, spec, client, code, clock=clock, scopes=scopes, timeout_s=timeout_s)
     oidc = spec.is_oidc and "openid" in scopes
     return await finish_sign_in(spec, client, tokens, http=http, clock=clock, nonce=None, oidc=oidc)

@@ -171,6 +171,33 @@ async def test_other_errors_are_not_retried() -> None:
     assert len(endpoint.polls) == 1
 
 
+async def test_the_code_shown_expires_when_our_own_wait_ends() -> None:
+    """The user is told the time they really have: the code's life, or the local timeout if shorter."""
+    from desktop_app.core.device import device_sign_in
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/device":
+            return httpx.Response(
+                200,
+                json={
+                    "device_code": DEVICE_CODE,
+                    "user_code": "U",
+                    "verification_uri": "https://id.example.com/a",
+                    "expires_in": 900,
+                },
+            )
+        return httpx.Response(200, json=TOKEN)
+
+    shown: list[DeviceCode] = []
+    clock = JumpClock()
+    async with new_http_client(transport=httpx.MockTransport(handle)) as http:
+        result = await device_sign_in(
+            SPEC, Client("cid"), scopes=(), http=http, clock=clock, timeout_s=300, on_code=shown.append
+        )
+    assert [c.expires_at for c in shown] == [NOW + 300]
+    assert result.tokens.access_token == Secret("at-device-000001") and result.claims == {}
+
+
 # --- GitHub: errors inside HTTP 200, form bodies, its own names -------------------------------------
 
 
