@@ -107,13 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for param in ("tenant", "domain", "realm", "server"):
         c.add_argument(f"--{param}", help=f"preset parameter: {param}")
-    c.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS", help="how long to wait for the browser")
-    c.add_argument("--no-browser", action="store_true", help="print the sign-in link instead of opening a browser")
+    c.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS", help="how long to wait for the sign-in")
+    _sign_in_choice(c)
 
     r = sub.add_parser("reconnect", help="sign in again to an existing account")
     r.add_argument("name")
     r.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS")
-    r.add_argument("--no-browser", action="store_true")
+    _sign_in_choice(r)
 
     ls = sub.add_parser("list", help="list accounts (never secrets)")
     ls.add_argument("--json", action="store_true", help="machine-readable output")
@@ -165,6 +165,16 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("name")
     d.add_argument("--keep-grant", action="store_true", help="forget locally without revoking at the provider")
     return parser
+
+
+def _sign_in_choice(parser: argparse.ArgumentParser) -> None:
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument("--no-browser", action="store_true", help="print the sign-in link instead of opening a browser")
+    how.add_argument(
+        "--device",
+        action="store_true",
+        help="sign in on another device with a code (RFC 8628); chosen by itself when no browser can open here",
+    )
 
 
 def _seconds(text: str) -> float:
@@ -245,6 +255,7 @@ async def _run(args: argparse.Namespace, paths: AppPaths) -> int:
 
 async def _serve(args: argparse.Namespace, paths: AppPaths, work: Callable[[Any], Awaitable[T]]) -> T:
     """`work(service)` on a Service of its own, ended cleanly by SIGTERM/SIGINT/SIGHUP (raises Stopped)."""
+    from .core.device import browser_available
     from .core.flow import system_browser
     from .core.oauth import new_http_client
     from .core.service import Service
@@ -252,7 +263,14 @@ async def _serve(args: argparse.Namespace, paths: AppPaths, work: Callable[[Any]
 
     opener = _no_browser if getattr(args, "no_browser", False) else system_browser
     timeout = getattr(args, "timeout", 300.0)
-    service = Service(paths=paths, vault=Vault(), http=new_http_client(), opener=opener, flow_timeout_s=timeout)
+    service = Service(
+        paths=paths,
+        vault=Vault(),
+        http=new_http_client(),
+        opener=opener,
+        flow_timeout_s=timeout,
+        browser_check=browser_available,
+    )
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
     assert main is not None
@@ -283,11 +301,22 @@ async def _serve(args: argparse.Namespace, paths: AppPaths, work: Callable[[Any]
 
 
 async def _command(args: argparse.Namespace, service: Any) -> int:
+    if args.command in ("connect", "reconnect"):
+        from .device_prompt import say_code, say_notice
+
+        # --device: the device flow; --no-browser: the link; neither: the browser, or the device flow
+        # when no browser can open and the provider offers one.
+        how: dict[str, Any] = {
+            "on_url": _say_url,
+            "device": True if args.device else (False if args.no_browser else None),
+            "on_code": say_code,
+            "on_notice": say_notice,
+        }
     if args.command == "connect":
-        record = await service.connect(_connect_request(args), on_url=_say_url)
+        record = await service.connect(_connect_request(args), **how)
         print(f"Connected {record.name} ({record.identity.label()}).")
     elif args.command == "reconnect":
-        record = await service.reconnect(args.name, on_url=_say_url)
+        record = await service.reconnect(args.name, **how)
         print(f"Reconnected {record.name} ({record.identity.label()}).")
     elif args.command == "refresh":
         tokens = await service.refresh(args.name)

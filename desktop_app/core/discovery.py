@@ -111,6 +111,7 @@ def spec_from_metadata(data: dict[str, Any], *, has_secret: bool, display_name: 
         revocation_endpoint=endpoint("revocation_endpoint"),
         userinfo_endpoint=endpoint("userinfo_endpoint"),
         jwks_uri=endpoint("jwks_uri") if oidc else None,
+        device_authorization_endpoint=endpoint("device_authorization_endpoint"),
         default_scopes=tuple(scopes),
         offline_access=offline,
         client_auth=method,

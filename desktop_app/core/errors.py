@@ -55,6 +55,16 @@ class RedirectPortBusy(AuthorizationError):
         self.port = port
 
 
+class DeviceAccessDenied(AuthorizationDenied):
+    """The user refused the sign-in on the other device (RFC 8628 access_denied): nothing to retry by itself."""
+
+    exit_code = 3
+
+
+class DeviceCodeExpired(AuthorizationTimeout):
+    """The device code expired (or the local wait ran out) before the user approved it; start again."""
+
+
 class NeedsSignIn(TokendeskError):
     """The account cannot get tokens until the user reconnects it."""
 

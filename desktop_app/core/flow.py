@@ -130,6 +130,21 @@ async def sign_in(
         scopes=scopes,
         now=clock.now(),
     )
+    return await finish_sign_in(spec, client, tokens, http=http, clock=clock, nonce=nonce, oidc=oidc)
+
+
+async def finish_sign_in(
+    spec: ProviderSpec,
+    client: Client,
+    tokens: TokenSet,
+    *,
+    http: httpx.AsyncClient,
+    clock: Clock,
+    nonce: str | None,
+    oidc: bool,
+) -> SignIn:
+    """Check the ID token (when OIDC) and learn who signed in; shared by the browser and the device flow
+    (which has no nonce: RFC 8628 sends no authorization request that could carry one)."""
     claims: dict[str, Any] = {}
     if oidc:
         if tokens.id_token is None:

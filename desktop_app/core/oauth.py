@@ -106,6 +106,14 @@ async def _post(
         raise TransientError(f"The connection to {host} failed ({why}).", maybe_processed=True) from None
 
 
+async def post_form(
+    http: httpx.AsyncClient, url: str, spec: ProviderSpec, client: Client, data: dict[str, str]
+) -> httpx.Response:
+    """POST a form to one of the provider's endpoints with the client's authentication (RFC 6749 §2.3);
+    network failures become TransientError."""
+    return await _post(http, url, spec, client, data)
+
+
 async def exchange_code(
     http: httpx.AsyncClient,
     spec: ProviderSpec,

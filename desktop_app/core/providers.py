@@ -88,6 +88,8 @@ class ProviderSpec:
     revocation_endpoint: str | None = None
     userinfo_endpoint: str | None = None
     jwks_uri: str | None = None
+    # RFC 8628: sign-in on another device; None when the provider has no device flow (or we do not know it).
+    device_authorization_endpoint: str | None = None
     default_scopes: tuple[str, ...] = ()
     offline_access: OfflineAccess = OfflineAccess.SCOPE
     extra_auth_params: tuple[tuple[str, str], ...] = ()
@@ -118,6 +120,7 @@ class ProviderSpec:
             "revocation_endpoint",
             "userinfo_endpoint",
             "jwks_uri",
+            "device_authorization_endpoint",
         ):
             value = getattr(self, name)
             if value is not None:
@@ -199,6 +202,11 @@ _GOOGLE_ADVICE = (
         "The token was revoked or expired. If the Google Cloud app is in 'Testing' status, Google expires its "
         "refresh tokens after 7 days: publish the app, or reconnect.",
     ),
+    (
+        "device flow",
+        "Google's device flow needs an OAuth client of type 'TVs and Limited Input devices' and allows only "
+        "openid, email, profile and a few Drive/YouTube scopes.",
+    ),
 )
 _GITHUB_ERRORS = {
     "bad_refresh_token": "invalid_grant",
@@ -206,6 +214,9 @@ _GITHUB_ERRORS = {
     "incorrect_client_credentials": "invalid_client",
     "redirect_uri_mismatch": "invalid_request",
     "unverified_user_email": "invalid_request",
+    # Device flow (RFC 8628 answers under GitHub's own names).
+    "incorrect_device_code": "invalid_grant",
+    "device_flow_disabled": "unauthorized_client",
 }
 _SLACK_ERRORS = {
     "invalid_refresh_token": "invalid_grant",
@@ -280,6 +291,10 @@ PRESETS: dict[str, Preset] = {
                 "authorization_endpoint": "https://accounts.google.com/o/oauth2/v2/auth",
                 "token_endpoint": "https://oauth2.googleapis.com/token",
                 "revocation_endpoint": "https://oauth2.googleapis.com/revoke",
+                # Google allows only a few scopes in the device flow (openid, email, profile, Drive files,
+                # YouTube); other scopes fail with invalid_scope, and the client must be a "TVs and Limited
+                # Input devices" one (see _GOOGLE_ADVICE).
+                "device_authorization_endpoint": "https://oauth2.googleapis.com/device/code",
                 "userinfo_endpoint": "https://openidconnect.googleapis.com/v1/userinfo",
                 "jwks_uri": "https://www.googleapis.com/oauth2/v3/certs",
                 "default_scopes": ["openid", "email", "profile"],
@@ -303,6 +318,7 @@ PRESETS: dict[str, Preset] = {
                 "token_endpoint": "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
                 "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
                 "jwks_uri": "https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys",
+                "device_authorization_endpoint": "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/devicecode",
                 "default_scopes": _OIDC_SCOPES,
                 "offline_access": "scope",
                 "consent_for_offline": False,
@@ -325,6 +341,8 @@ PRESETS: dict[str, Preset] = {
                 "authorization_endpoint": "https://github.com/login/oauth/authorize",
                 "token_endpoint": "https://github.com/login/oauth/access_token",
                 "userinfo_endpoint": "https://api.github.com/user",
+                # Needs "Enable Device Flow" in the app's settings, else device_flow_disabled.
+                "device_authorization_endpoint": "https://github.com/login/device/code",
                 "default_scopes": [],
                 # GitHub App user tokens expire after 8 h and come with a refresh token that itself expires
                 # (refresh_token_expires_in); OAuth App tokens never expire and have none.
@@ -349,6 +367,7 @@ PRESETS: dict[str, Preset] = {
                 "revocation_endpoint": "https://{domain}/oauth/revoke",
                 "userinfo_endpoint": "https://{domain}/oauth/userinfo",
                 "jwks_uri": "https://{domain}/oauth/discovery/keys",
+                "device_authorization_endpoint": "https://{domain}/oauth/authorize_device",
                 "default_scopes": ["openid", "email", "profile", "read_user"],
                 # GitLab always issues a refresh token and rotates it on every use.
                 "offline_access": "always",
@@ -392,6 +411,7 @@ PRESETS: dict[str, Preset] = {
                 "revocation_endpoint": "https://{domain}/oauth/revoke",
                 "userinfo_endpoint": "https://{domain}/userinfo",
                 "jwks_uri": "https://{domain}/.well-known/jwks.json",
+                "device_authorization_endpoint": "https://{domain}/oauth/device/code",
                 "default_scopes": _OIDC_SCOPES,
                 "consent_for_offline": False,
             },
@@ -408,6 +428,7 @@ PRESETS: dict[str, Preset] = {
                 "revocation_endpoint": "https://{domain}/oauth2/{server}/v1/revoke",
                 "userinfo_endpoint": "https://{domain}/oauth2/{server}/v1/userinfo",
                 "jwks_uri": "https://{domain}/oauth2/{server}/v1/keys",
+                "device_authorization_endpoint": "https://{domain}/oauth2/{server}/v1/device/authorize",
                 "default_scopes": _OIDC_SCOPES,
                 "consent_for_offline": False,
             },
@@ -424,6 +445,7 @@ PRESETS: dict[str, Preset] = {
                 "revocation_endpoint": "https://{domain}/realms/{realm}/protocol/openid-connect/revoke",
                 "userinfo_endpoint": "https://{domain}/realms/{realm}/protocol/openid-connect/userinfo",
                 "jwks_uri": "https://{domain}/realms/{realm}/protocol/openid-connect/certs",
+                "device_authorization_endpoint": "https://{domain}/realms/{realm}/protocol/openid-connect/auth/device",
                 "default_scopes": _OIDC_SCOPES,
                 "consent_for_offline": False,
             },

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -12,6 +13,7 @@ import httpx
 from .accounts import AccountRecord, AccountStore, Attempt, Event, Identity
 from .agent import AgentServer, AgentToken
 from .clock import Clock, SystemClock
+from .device import CodeCallback, device_sign_in
 from .discovery import discover
 from .errors import TokendeskError, TransientError, UsageError
 from .events import AccountChanged, AccountRemoved, EventBus
@@ -61,6 +63,17 @@ class ConnectRequest:
 
 
 @dataclass(frozen=True)
+class SignInChoice:
+    """How to sign in: the browser's link callback, the device flow choice and its code callback, and
+    where to say that the device flow was chosen for the user."""
+
+    on_url: Callable[[str], None] | None = None
+    device: bool | None = False
+    on_code: CodeCallback | None = None
+    on_notice: Callable[[str], None] | None = None
+
+
+@dataclass(frozen=True)
 class DisconnectResult:
     revoked: bool
     note: str | None = None
@@ -78,6 +91,7 @@ class Service:
         bus: EventBus | None = None,
         policy: RefreshPolicy | None = None,
         flow_timeout_s: float = DEFAULT_TIMEOUT_S,
+        browser_check: Callable[[], bool] | None = None,
     ) -> None:
         self.paths = paths
         self.clock = clock or SystemClock()
@@ -87,6 +101,8 @@ class Service:
         self._http = http
         self._opener = opener
         self._flow_timeout_s = flow_timeout_s
+        # Whether a browser can open at all (the CLI passes device.browser_available); None: assume it can.
+        self._browser_check = browser_check
         self.engine = RefreshEngine(
             store=self.store,
             vault=vault,
@@ -175,7 +191,17 @@ class Service:
 
     # --- connecting -------------------------------------------------------------------------------
 
-    async def connect(self, request: ConnectRequest, *, on_url: Callable[[str], None] | None = None) -> AccountRecord:
+    async def connect(
+        self,
+        request: ConnectRequest,
+        *,
+        on_url: Callable[[str], None] | None = None,
+        device: bool | None = False,
+        on_code: CodeCallback | None = None,
+        on_notice: Callable[[str], None] | None = None,
+    ) -> AccountRecord:
+        """Sign in and store a new account. `device`: True for the device flow (RFC 8628), False for the
+        browser, None to use the device flow when no browser can open and the provider offers it."""
         if not request.client_id.strip():
             raise UsageError("A client ID is required.")
         spec = await self.resolve_provider(request)
@@ -185,7 +211,7 @@ class Service:
             raise UsageError(f"An account named {request.name!r} already exists; pick another --name.")
         client = Client(request.client_id.strip(), request.client_secret)
         scopes = request_scopes(spec, request.scopes or None)
-        result = await self._sign_in(spec, client, scopes, on_url)
+        result = await self._sign_in(spec, client, scopes, SignInChoice(on_url, device, on_code, on_notice))
         identity = Identity.from_claims(result.claims)
         now = self.clock.now()
         name = request.name or _unique(f"{spec.display_name} – {identity.label()}", existing)
@@ -211,14 +237,22 @@ class Service:
         self.bus.emit(AccountChanged(record))
         return record
 
-    async def reconnect(self, name_or_id: str, *, on_url: Callable[[str], None] | None = None) -> AccountRecord:
+    async def reconnect(
+        self,
+        name_or_id: str,
+        *,
+        on_url: Callable[[str], None] | None = None,
+        device: bool | None = False,
+        on_code: CodeCallback | None = None,
+        on_notice: Callable[[str], None] | None = None,
+    ) -> AccountRecord:
         record = self.find(name_or_id)
         spec = record.provider.validated()  # a record stored under older rules may name a refused endpoint
         entry = await self._vault.load(record.id)
         secret = entry.client_secret if entry else None
         client = Client(record.client_id, secret)
         scopes = request_scopes(spec, record.requested_scopes or record.scopes)
-        result = await self._sign_in(spec, client, scopes, on_url)
+        result = await self._sign_in(spec, client, scopes, SignInChoice(on_url, device, on_code, on_notice))
         identity = Identity.from_claims(result.claims)
         if record.identity.subject and identity.subject != record.identity.subject:
             await self._revoke_quietly(record, VaultEntry(tokens=result.tokens, client_secret=secret))
@@ -257,17 +291,85 @@ class Service:
             log.warning("the unwanted grant was not revoked: %s", result.note)
 
     async def _sign_in(
-        self, spec: ProviderSpec, client: Client, scopes: tuple[str, ...], on_url: Callable[[str], None] | None
+        self, spec: ProviderSpec, client: Client, scopes: tuple[str, ...], choice: SignInChoice
+    ) -> SignIn:
+        device = choice.device
+        if device is True and spec.device_authorization_endpoint is None:
+            raise UsageError(
+                f"{spec.display_name} offers no sign-in on another device (no device authorization endpoint); "
+                "sign in with a browser instead."
+            )
+        offered = spec.device_authorization_endpoint is not None
+        if device is None and offered and self._browser_check is not None and not self._browser_check():
+            if choice.on_notice is not None:
+                choice.on_notice("No browser can be opened here; signing in on another device instead.")
+            device = True
+        if device:
+            return await self._device_sign_in(spec, client, scopes, choice.on_code)
+        if device is None and offered:
+            return await self._browser_or_device(spec, client, scopes, choice)
+        return await self._browser_sign_in(spec, client, scopes, choice.on_url, self._opener)
+
+    async def _browser_or_device(
+        self, spec: ProviderSpec, client: Client, scopes: tuple[str, ...], choice: SignInChoice
+    ) -> SignIn:
+        """The browser first; if it would not open, the device flow instead of a link nobody can follow."""
+        failed = asyncio.Event()
+
+        async def opener(url: str) -> bool:
+            opened = await self._opener(url)
+            if not opened:
+                failed.set()
+            return opened
+
+        browser = asyncio.ensure_future(self._browser_sign_in(spec, client, scopes, choice.on_url, opener))
+        fallback = asyncio.ensure_future(failed.wait())
+        try:
+            await asyncio.wait((browser, fallback), return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            browser.cancel()
+            raise
+        finally:
+            fallback.cancel()
+        if browser.done():
+            return browser.result()
+        browser.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await browser
+        if choice.on_notice is not None:
+            choice.on_notice("The browser did not open; signing in on another device instead.")
+        return await self._device_sign_in(spec, client, scopes, choice.on_code)
+
+    async def _browser_sign_in(
+        self,
+        spec: ProviderSpec,
+        client: Client,
+        scopes: tuple[str, ...],
+        on_url: Callable[[str], None] | None,
+        opener: BrowserOpener,
     ) -> SignIn:
         return await sign_in(
             spec,
             client,
             scopes=scopes,
             http=self._http,
-            opener=self._opener,
+            opener=opener,
             clock=self.clock,
             timeout_s=self._flow_timeout_s,
             on_url=on_url,
+        )
+
+    async def _device_sign_in(
+        self, spec: ProviderSpec, client: Client, scopes: tuple[str, ...], on_code: CodeCallback | None
+    ) -> SignIn:
+        return await device_sign_in(
+            spec,
+            client,
+            scopes=scopes,
+            http=self._http,
+            clock=self.clock,
+            timeout_s=self._flow_timeout_s,
+            on_code=on_code,
         )
 
     # --- tokens -----------------------------------------------------------------------------------

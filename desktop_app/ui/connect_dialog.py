@@ -8,10 +8,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QKeyEvent, QShowEvent
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QKeyEvent, QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QDialog,
     QFormLayout,
@@ -46,8 +47,11 @@ from . import icons
 from .advanced_fields import AdvancedFields
 from .badges import Tone
 from .delegate import tone_colors
+from .device_panel import DevicePanel, offer_device
 
 if TYPE_CHECKING:
+    from desktop_app.core.device import DeviceCode
+    from desktop_app.core.providers import ProviderSpec
     from desktop_app.core.service import ConnectRequest
 
     from .bridge import Bridge
@@ -151,6 +155,10 @@ class ConnectDialog(QDialog):
         self.reconnecting = reconnect
         self._task: asyncio.Task[Any] | None = None
         self._url: str | None = None
+        self._request: ConnectRequest | None = None
+        self._spec: ProviderSpec | None = None  # of the sign-in under way: does it offer the device flow?
+        # Opens the device flow's verification page; tests replace it.
+        self.open_link: Callable[[str], object] = lambda url: QDesktopServices.openUrl(QUrl(url))
         self.setWindowTitle(f"Reconnect {reconnect.name}" if reconnect else "Connect account")
         self.setMinimumWidth(520)
         layout = QVBoxLayout(self)
@@ -161,6 +169,9 @@ class ConnectDialog(QDialog):
         self._build_form()
         self._build_waiting()
         self._build_result()
+        self.device_panel = DevicePanel(lambda url: self.open_link(url))
+        self.device_panel.cancel_button.clicked.connect(self.cancel_sign_in)
+        self.stack.addWidget(self.device_panel)
         # Enter anywhere in the form means Connect: only that button is a default. Every other button
         # would otherwise be an "auto default" a dialog may pick (Cancel was, and Enter threw input away).
         for button in self.findChildren(QPushButton):
@@ -239,6 +250,8 @@ class ConnectDialog(QDialog):
         form.addRow("Client &secret:", self.client_secret)
         form.addRow("Sco&pes:", self.scopes)
         form.addRow("Display &name:", self.name)
+        self.use_device = QCheckBox("Sign in on another &device (shows a code to enter there)")
+        form.addRow(self.use_device)
         self.hint = QLabel()
         self.hint.setWordWrap(True)
         self.hint.setForegroundRole(self.hint.foregroundRole())
@@ -308,9 +321,14 @@ class ConnectDialog(QDialog):
         self.copy_link_button = QPushButton("Copy link")
         self.copy_link_button.setEnabled(False)
         self.copy_link_button.clicked.connect(self.copy_link)
+        # Offered when the browser did not open and the provider has a device flow.
+        self.device_instead_button = QPushButton("Sign in with a code instead")
+        self.device_instead_button.hide()
+        self.device_instead_button.clicked.connect(self.device_instead)
         self.wait_cancel_button = QPushButton("Cancel")
         self.wait_cancel_button.clicked.connect(self.cancel_sign_in)
         buttons.addWidget(self.copy_link_button)
+        buttons.addWidget(self.device_instead_button)
         buttons.addStretch(1)
         buttons.addWidget(self.wait_cancel_button)
         v.addLayout(buttons)
@@ -373,6 +391,7 @@ class ConnectDialog(QDialog):
             self.client_secret.editor.setPlaceholderText("Required" if requires else "Only for confidential clients")
             self.hint.setText(preset.help.capitalize() + "." if preset.help else "")
         self.hint.setVisible(bool(self.hint.text()))
+        self._device_offered()
         self._clear_errors()
         self._fit()
 
@@ -406,7 +425,11 @@ class ConnectDialog(QDialog):
             label = self._custom_form.labelForField(field)
             if label is not None:
                 label.setVisible(show)
+        self._device_offered()
         self._fit()
+
+    def _device_offered(self) -> None:
+        offer_device(self.use_device, None if self.provider_key == CUSTOM else self.provider_key, self.use_issuer)
 
     def _fields(self) -> list[Field]:
         """Every field, top to bottom as the form shows them."""
@@ -536,7 +559,7 @@ class ConnectDialog(QDialog):
             self.checking.show()
         self._task = self.bridge.spawn(self._connect(request), "Connecting", on_error=self._failed)
 
-    async def _connect(self, request: ConnectRequest) -> None:
+    async def _connect(self, request: ConnectRequest, device: bool | None = None) -> None:
         service = self.bridge.service
         try:
             spec = await service.resolve_provider(request)
@@ -551,22 +574,48 @@ class ConnectDialog(QDialog):
             raise
         finally:
             self.checking.hide()
-        self._show_waiting(spec.display_name)
-        record = await service.connect(request, on_url=self._got_url)
+        self._request, self._spec = request, spec
+        device = self.use_device.isChecked() if device is None else device
+        self._show_waiting(spec.display_name, device=device)
+        record = await service.connect(request, on_url=self._got_url, **self._device_kwargs(device))
         self._succeeded(record, "connected")
+
+    def _device_kwargs(self, device: bool) -> dict[str, Any]:
+        return {"device": True, "on_code": self._got_code} if device else {}
+
+    def _got_code(self, code: DeviceCode) -> None:
+        self.device_panel.show_code(code)
+        self._show_page(self.device_panel)
+
+    def device_instead(self) -> None:
+        """The browser did not open: cancel its sign-in and start one on another device."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        record, request = self.reconnecting, self._request
+        if record is not None:
+            self._task = self.bridge.spawn(self._reconnect(record, device=True), "Reconnecting", on_error=self._failed)
+        elif request is not None:
+            self._task = self.bridge.spawn(self._connect(request, True), "Connecting", on_error=self._failed)
 
     def _start_reconnect(self) -> None:
         record = self.reconnecting
         assert record is not None
+        self._spec = record.provider
         self._show_waiting(record.provider.display_name)
         self._task = self.bridge.spawn(self._reconnect(record), "Reconnecting", on_error=self._failed)
 
-    async def _reconnect(self, record: AccountRecord) -> None:
-        updated = await self.bridge.service.reconnect(record.id, on_url=self._got_url)
+    async def _reconnect(self, record: AccountRecord, *, device: bool = False) -> None:
+        if device:
+            self._show_waiting(record.provider.display_name, device=True)
+        updated = await self.bridge.service.reconnect(record.id, on_url=self._got_url, **self._device_kwargs(device))
         self._succeeded(updated, "reconnected")
 
-    def _show_waiting(self, provider: str) -> None:
+    def _show_waiting(self, provider: str, *, device: bool = False) -> None:
         self._url = None
+        self.device_instead_button.hide()
+        if device:
+            self.device_panel.preparing(provider)
+            return self._show_page(self.device_panel)
         self.copy_link_button.setEnabled(False)
         self.waiting_title.setText(f"Continue in your browser to sign in to {provider}…")
         self._show_page(self.waiting_page)
@@ -580,6 +629,8 @@ class ConnectDialog(QDialog):
         self.waiting_text.setText(
             "The browser did not open. Copy the link, paste it into your browser, and sign in there."
         )
+        if self._spec is not None and self._spec.device_authorization_endpoint is not None:
+            self.device_instead_button.show()
 
     def copy_link(self) -> None:
         if self._url:

@@ -122,6 +122,44 @@ class RigBrowser:
         finally:
             await page.close()
 
+    async def approve_device(
+        self, url: str, *, user_code: str | None = None, login: str = "alice", approve: bool = True
+    ) -> str:
+        """Play the user on the other device (RFC 8628 §3.3): open the verification page `url`, type
+        `user_code` if the page asks for it, confirm (or abort) the device, sign in and consent; return the
+        text of the page it ends on (oidc-provider's "Sign-in Success", or the input page after an abort)."""
+        assert self._context is not None, "RigBrowser is not started"
+        page = await self._context.new_page()
+        # Every page of the device flow: code input, confirmation, devInteractions' login/consent, success.
+        # The auto-submitting page in between has none of these, so waiting for one waits it out.
+        landmark = "#op\\.deviceInputForm, #op\\.deviceConfirmForm, form input[name=prompt], h1"
+        try:
+            await page.goto(url, wait_until="domcontentloaded")
+            for _ in range(6):
+                await page.wait_for_selector(landmark, state="attached")
+                text = await page.inner_text("body")
+                if "Sign-in Success" in text:
+                    return text
+                if await page.locator("#op\\.deviceConfirmForm").count():
+                    button = "button[autofocus]" if approve else "button[name=abort]"
+                    async with page.expect_navigation(wait_until="domcontentloaded"):
+                        await page.click(button)
+                    if not approve:
+                        await page.wait_for_selector(landmark, state="attached")
+                        return await page.inner_text("body")
+                elif await page.locator("#op\\.deviceInputForm").count():
+                    if user_code is None:
+                        raise RuntimeError(f"the verification page asks for the user code: {text[:300]}")
+                    await page.fill("input[name=user_code]", user_code)
+                    user_code = None  # typed once: asked again means the provider refused it
+                    async with page.expect_navigation(wait_until="domcontentloaded"):
+                        await page.click("button[form='op.deviceInputForm']")
+                else:
+                    await self._step(page, login=login, approve=approve)
+            raise RuntimeError(f"never reached the device flow's success page; stuck at {page.url}")
+        finally:
+            await page.close()
+
     async def _step(self, page: Page, *, login: str, approve: bool) -> None:
         form = page.locator("form input[name=prompt]")
         if not await form.count():

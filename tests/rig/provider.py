@@ -29,6 +29,8 @@ CONFIDENTIAL_BASIC = "confidential-basic"
 CONFIDENTIAL_POST = "confidential-post"
 WEB_EXACT_PORT = "web-exact-port"  # a 'web' client: its one redirect URI must match exactly, port and all
 NATIVE_NO_REVOKE = "native-no-revoke"  # public; the rig refuses its revocations with unauthorized_client
+# Also allows the device authorization grant (RFC 8628); the rig's device flow sends no interval (5 s polls).
+NATIVE_DEVICE = "native-device"
 CONFIDENTIAL_BASIC_SECRET = "rig-secret-basic-0123456789abcdef"
 CONFIDENTIAL_POST_SECRET = "rig-secret-post-0123456789abcdef"
 CLIENT_SECRETS: dict[str, str | None] = {
@@ -39,6 +41,7 @@ CLIENT_SECRETS: dict[str, str | None] = {
     CONFIDENTIAL_POST: CONFIDENTIAL_POST_SECRET,
     WEB_EXACT_PORT: None,
     NATIVE_NO_REVOKE: None,
+    NATIVE_DEVICE: None,
 }
 # Registered redirect URIs; native clients may use any port on them (RFC 8252 §7.3).
 REDIRECT_URI = "http://127.0.0.1/callback"
@@ -76,6 +79,7 @@ class OidcProvider:
     web_exact_port = WEB_EXACT_PORT
     native_no_revoke = NATIVE_NO_REVOKE
     exact_redirect_path = "/cb/exact"
+    native_device = NATIVE_DEVICE
     confidential_basic_secret = CONFIDENTIAL_BASIC_SECRET
     confidential_post_secret = CONFIDENTIAL_POST_SECRET
     client_secrets = CLIENT_SECRETS
@@ -221,6 +225,10 @@ class OidcProvider:
     @property
     def authorization_endpoint(self) -> str:
         return f"{self.issuer}/auth"
+
+    @property
+    def device_authorization_endpoint(self) -> str:
+        return f"{self.issuer}/device/auth"
 
     @property
     def revocation_endpoint(self) -> str:

@@ -38,6 +38,11 @@ const clients = [
     ...COMMON, client_id: 'confidential-post', client_secret: 'rig-secret-post-0123456789abcdef',
     token_endpoint_auth_method: 'client_secret_post', redirect_uris: [REDIRECT],
   },
+  {
+    // RFC 8628: signs in on another device (also by browser, so the same client can fall back).
+    ...COMMON, client_id: 'native-device', token_endpoint_auth_method: 'none', redirect_uris: [REDIRECT],
+    grant_types: [...COMMON.grant_types, 'urn:ietf:params:oauth:grant-type:device_code'],
+  },
 ];
 // Servers that match redirect URIs exactly (Glewlwyd, Slack, many Keycloak setups): a 'web' client, because
 // oidc-provider lets 'native' ones use any loopback port. The port is chosen free by tests/rig/provider.py.
@@ -134,6 +139,7 @@ const provider = new Provider(issuer, {
   interactions: { url: (_ctx, interaction) => `${preset.prefix}/interaction/${interaction.uid}` },
   features: {
     devInteractions: { enabled: true },
+    deviceFlow: { enabled: true },
     revocation: {
       enabled: true,
       async allowedPolicy(_ctx, client, token) {
