@@ -17,6 +17,7 @@ from typing import Any
 
 from . import __version__
 from .core.accounts import AccountRecord, effective_state
+from .core.defaults import MIN_VALID_S, SIGN_IN_TIMEOUT_S
 from .core.errors import TokendeskError, UsageError
 from .core.logsetup import configure_logging
 from .core.paths import AppPaths
@@ -90,12 +91,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for param in ("tenant", "domain", "realm", "server"):
         c.add_argument(f"--{param}", help=f"preset parameter: {param}")
-    c.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS", help="how long to wait for the browser")
+    c.add_argument(
+        "--timeout",
+        type=float,
+        default=SIGN_IN_TIMEOUT_S,
+        metavar="SECONDS",
+        help="how long to wait for the browser",
+    )
     c.add_argument("--no-browser", action="store_true", help="print the sign-in link instead of opening a browser")
 
     r = sub.add_parser("reconnect", help="sign in again to an existing account")
     r.add_argument("name")
-    r.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS")
+    r.add_argument("--timeout", type=float, default=SIGN_IN_TIMEOUT_S, metavar="SECONDS")
     r.add_argument("--no-browser", action="store_true")
 
     ls = sub.add_parser("list", help="list accounts (never secrets)")
@@ -106,9 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--min-valid",
         type=_seconds,
-        default=60.0,
+        default=MIN_VALID_S,
         metavar="SECONDS",
-        help="refresh unless the token stays valid this long (default 60)",
+        help=f"refresh unless the token stays valid this long (default {MIN_VALID_S:g})",
     )
     t.add_argument("--header", action="store_true", help="print an Authorization header line")
 
@@ -188,7 +195,7 @@ async def _run(args: argparse.Namespace, paths: AppPaths) -> int:
     from .core.vault import Vault
 
     opener = _no_browser if getattr(args, "no_browser", False) else system_browser
-    timeout = getattr(args, "timeout", 300.0)
+    timeout = getattr(args, "timeout", SIGN_IN_TIMEOUT_S)
     service = Service(paths=paths, vault=Vault(), http=new_http_client(), opener=opener, flow_timeout_s=timeout)
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()

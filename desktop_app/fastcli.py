@@ -7,6 +7,7 @@ import os
 import sys
 
 from .core import agentwire
+from .core.defaults import MIN_VALID_S  # constants only: no imports of its own
 
 _EXIT_TRANSIENT = 4  # TransientError.exit_code, without importing the errors module
 
@@ -17,7 +18,7 @@ def _simple_token_args(argv: list[str]) -> tuple[str, float, bool] | None:
     if len(argv) < 2 or argv[0] != "token":
         return None
     name: str | None = None
-    min_valid_s = 60.0
+    min_valid_s = MIN_VALID_S
     header = False
     rest = argv[1:]
     i = 0

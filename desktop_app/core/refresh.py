@@ -24,6 +24,7 @@ from filelock import FileLock, Timeout
 
 from .accounts import AccountRecord, AccountState, AccountStore, Attempt, Event
 from .clock import Clock
+from .defaults import MIN_VALID_S
 from .errors import (
     ClientConfigError,
     InvalidGrant,
@@ -46,7 +47,7 @@ log = logging.getLogger(__name__)
 
 Needs = Callable[[TokenSet, float], bool]
 
-DEFAULT_MIN_VALID_S = 60.0
+DEFAULT_MIN_VALID_S = MIN_VALID_S  # the name callers of get_token know
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,15 @@ import httpx
 from .accounts import AccountRecord, AccountStore, Attempt, Event, Identity
 from .agent import AgentServer, AgentToken
 from .clock import Clock, SystemClock
+from .defaults import MIN_VALID_S, SIGN_IN_TIMEOUT_S
 from .discovery import discover
 from .errors import ProviderError, TokendeskError, TransientError, UsageError
 from .events import AccountChanged, AccountRemoved, EventBus
-from .flow import DEFAULT_TIMEOUT_S, BrowserOpener, SignIn, request_scopes, sign_in, system_browser
+from .flow import BrowserOpener, SignIn, request_scopes, sign_in, system_browser
 from .oauth import Client, new_http_client, revoke
 from .paths import AppPaths
 from .providers import ClientAuth, OfflineAccess, ProviderSpec, preset
-from .refresh import DEFAULT_MIN_VALID_S, RefreshEngine, RefreshPolicy
+from .refresh import RefreshEngine, RefreshPolicy
 from .secrets import Secret
 from .tokens import TokenSet
 from .urls import check_endpoint
@@ -66,7 +67,7 @@ class Service:
         opener: BrowserOpener = system_browser,
         bus: EventBus | None = None,
         policy: RefreshPolicy | None = None,
-        flow_timeout_s: float = DEFAULT_TIMEOUT_S,
+        flow_timeout_s: float = SIGN_IN_TIMEOUT_S,
     ) -> None:
         self.paths = paths
         self.clock = clock or SystemClock()
@@ -254,7 +255,7 @@ class Service:
 
     # --- tokens -----------------------------------------------------------------------------------
 
-    async def token(self, name_or_id: str, *, min_valid_s: float = DEFAULT_MIN_VALID_S) -> TokenSet:
+    async def token(self, name_or_id: str, *, min_valid_s: float = MIN_VALID_S) -> TokenSet:
         return await self.engine.get_token(self.find(name_or_id).id, min_valid_s=min_valid_s)
 
     async def refresh(self, name_or_id: str) -> TokenSet:
