@@ -1,14 +1,12 @@
-"""The service facade on the real keychain with scripted provider answers: disconnect and refresh races."""
+"""The service facade on an in-memory keyring with scripted provider answers: disconnect and refresh races."""
 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qsl
 
 import httpx
-import pytest
 import pytest_asyncio
 
 from desktop_app.core.accounts import AccountRecord
@@ -19,8 +17,6 @@ from desktop_app.core.service import Service
 from desktop_app.core.vault import Vault
 from tests.clock import FakeClock
 from tests.core.conftest import seed_account
-
-pytestmark = pytest.mark.usefixtures("keychain")
 
 
 class Provider:
@@ -48,10 +44,9 @@ class Provider:
 
 
 @pytest_asyncio.fixture
-async def setup(paths: AppPaths) -> AsyncIterator[tuple[Service, Provider, AccountRecord]]:
+async def setup(paths: AppPaths, vault: Vault) -> AsyncIterator[tuple[Service, Provider, AccountRecord]]:
     provider = Provider()
     clock = FakeClock()
-    vault = Vault(service=f"tokendesk-test-{uuid.uuid4().hex[:8]}")
     service = Service(
         paths=paths, vault=vault, http=new_http_client(transport=httpx.MockTransport(provider.handle)), clock=clock
     )
