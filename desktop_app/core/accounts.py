@@ -31,6 +31,12 @@ T = TypeVar("T")
 
 
 class AccountState(StrEnum):
+    """Where an account stands. The value is its JSON name (accounts.json, `tokendesk list --json`); its words
+    and whether it is terminal come from STATE_FACTS below, its looks from desktop_app.ui.badges.LOOKS.
+
+    Adding a state: a member here, a row in STATE_FACTS, a row in ui.badges.LOOKS with its icon file under
+    resources/icons/states/, and the README's list of `state` values; tests check each is complete."""
+
     VALID = "valid"  # the access token is usable and not yet due for refresh
     EXPIRING = "expiring"  # shown, never stored: VALID with little life left (see effective_state)
     REFRESHING = "refreshing"  # a refresh request is in flight
@@ -40,9 +46,31 @@ class AccountState(StrEnum):
     ERROR = "error"  # something unexpected (malformed answer, keychain); retried with backoff
 
     @property
+    def words(self) -> str:
+        """The state as a person reads it ("Needs sign-in")."""
+        return STATE_FACTS[self].words
+
+    @property
     def is_terminal(self) -> bool:
-        """No background refresh happens in this state."""
-        return self in (AccountState.NEEDS_SIGN_IN, AccountState.CONFIG_ERROR)
+        """No background refresh happens in this state; only a new sign-in leaves it."""
+        return STATE_FACTS[self].terminal
+
+
+@dataclass(frozen=True)
+class StateFacts:
+    words: str
+    terminal: bool = False
+
+
+STATE_FACTS: dict[AccountState, StateFacts] = {
+    AccountState.VALID: StateFacts("Valid"),
+    AccountState.EXPIRING: StateFacts("Expiring"),
+    AccountState.REFRESHING: StateFacts("Refreshing"),
+    AccountState.RETRYING: StateFacts("Retrying"),
+    AccountState.NEEDS_SIGN_IN: StateFacts("Needs sign-in", terminal=True),
+    AccountState.CONFIG_ERROR: StateFacts("Configuration error", terminal=True),
+    AccountState.ERROR: StateFacts("Error"),
+}
 
 
 class Event(StrEnum):

@@ -383,7 +383,7 @@ class MainWindow(QMainWindow):
         ready = self.bridge is not None or self.preview
         for action in self.account_actions:
             action.setEnabled(record is not None and (ready or action is self.details_action))
-        if record is not None and record.state in (AccountState.NEEDS_SIGN_IN, AccountState.CONFIG_ERROR):
+        if record is not None and record.state.is_terminal:
             for action in (self.copy_action, self.copy_header_action, self.refresh_action):
                 action.setEnabled(False)
         refreshable = any(not r.state.is_terminal for r in self.model.records())
