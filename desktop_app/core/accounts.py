@@ -154,6 +154,14 @@ class Identity:
 
 @dataclass(frozen=True)
 class AccountRecord:
+    """What Tokendesk knows about one account besides its secrets: one entry of accounts.json.
+
+    Immutable: changes make a new record (with_tokens, apply, dataclasses.replace) and AccountStore.update
+    writes it under the store's lock. Never holds a secret (tokens and client secrets are in the vault, keyed
+    by `id`), so it is safe to log, show, emit in events and print as JSON. `state` is the stored state;
+    effective_state() adds EXPIRING for display. Who writes it: the engine (refresh outcomes) and the service
+    (connect, reconnect, disconnect); the UI only reads it."""
+
     id: str
     name: str
     provider: ProviderSpec

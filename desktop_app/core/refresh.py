@@ -71,8 +71,18 @@ class RefreshPolicy:
 class RefreshEngine:
     """Hands out access tokens and keeps them fresh for every account in one store.
 
-    One engine per process. Other processes (a CLI call, a second app) are excluded per account by a file
-    lock; inside the process, one refresh per account is in flight at a time and every caller shares it."""
+    One engine per process, owned by the Service (which builds it from its store, vault and HTTP client).
+    Other processes (a CLI call, a second app) are excluded per account by a file lock under `lock_dir`;
+    inside the process, one refresh per account is in flight at a time and every caller shares it.
+
+    Loop rules: all methods run on one asyncio loop; run() is the background loop (the app runs it, the CLI
+    does not), get_token()/refresh_now() may be awaited concurrently with it; stop() then drain() at shutdown
+    let a refresh that was sent reach the keychain. Time comes only from `clock`, so tests drive it.
+
+    Invariants: a refresh token is sent at most once across processes (under the lock, the engine works from
+    the keychain's copy unless the metadata vouches for its cached one; the `rotation_pending` mark goes up before
+    a request and stays up while a rotated token exists only in this process's memory, so no process spends
+    the old one); terminal states (AccountState.is_terminal) are never refreshed."""
 
     def __init__(
         self,

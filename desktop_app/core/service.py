@@ -57,6 +57,18 @@ class DisconnectResult:
 
 
 class Service:
+    """The one entry point the GUI and the CLI use: list, connect, reconnect, token, refresh, disconnect.
+
+    Who owns it: each process makes one (the app through ui.Bridge, the CLI per command) and closes it with
+    aclose(); it owns the RefreshEngine, the AccountStore, and the Vault and HTTP client it is given (aclose()
+    closes them). Loop rules: every coroutine runs on the one asyncio loop that created it (the Qt loop under
+    qasync in the app); the store and the vault do their blocking work on worker threads, never on the loop.
+    Events (AccountChanged, AccountRemoved, NeedsSignInRaised) are published on `bus`, on that loop.
+
+    Invariants: secrets go only to the vault (the keychain), metadata only to the store, and neither is
+    returned in exception text; a refresh token is spent by at most one caller across processes (the engine's
+    file lock); what is stored is never lost to bad input (errors are TokendeskError subclasses)."""
+
     def __init__(
         self,
         *,
