@@ -246,6 +246,18 @@ _SEPARATORS = (", ", ": ")
 _Signature = tuple[int, int, int, int]  # inode, size, mtime_ns, ctime_ns: a replaced file always differs
 
 
+def sign_in_message(record: AccountRecord) -> str:
+    """What a refusal to refresh a terminal account says, with the way out."""
+    what = "needs you to sign in again" if record.state is AccountState.NEEDS_SIGN_IN else "has a configuration error"
+    parts = [f"{record.name} {what}."]
+    if record.last_error:
+        parts.append(record.last_error)
+    if record.advice:
+        parts.append(record.advice)
+    parts.append(f"Reconnect it (tokendesk reconnect {record.name!r}).")
+    return " ".join(parts)
+
+
 class AccountStore:
     """accounts.json under the config dir: atomic replace, 0600, read-modify-write under a lock.
 

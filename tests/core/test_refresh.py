@@ -297,7 +297,7 @@ async def test_asking_for_more_than_a_lifetime_does_not_refresh_every_time(harne
 async def test_short_lived_tokens_are_not_refreshed_in_a_loop(harness: Harness) -> None:
     engine = harness.engine
     for lifetime in (0.0, 10.0, 30.0, 60.0, 90.0, 300.0, 3600.0):
-        point = engine._refresh_point("x", 1000.0, 1000.0 + lifetime)
+        point = engine._schedule.refresh_point("x", 1000.0, 1000.0 + lifetime)
         scheduled = 1000.0 + min(0.75 * lifetime, lifetime - 60.0 if lifetime > 240 else 0.75 * lifetime)
         # Never sooner than 10 s after the tokens were issued, even for a token that is born expired.
         assert point == max(1010.0, scheduled)
