@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 
 from desktop_app.cli import build_parser
 from desktop_app.core import defaults
@@ -29,6 +30,12 @@ def test_min_valid_is_one_default() -> None:
     assert _simple_token_args(["token", "A"]) == ("A", defaults.MIN_VALID_S, False)
     assert _default(Service.token, "min_valid_s") == defaults.MIN_VALID_S
     assert _default(RefreshEngine.get_token, "min_valid_s") == defaults.MIN_VALID_S
+
+
+def test_the_readme_states_the_defaults() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert f"`--timeout` seconds (default {defaults.SIGN_IN_TIMEOUT_S:g})" in readme
+    assert f"`--min-valid` seconds (default {defaults.MIN_VALID_S:g})" in readme
 
 
 def test_defaults_module_imports_nothing() -> None:
