@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from . import __version__
 from .core.accounts import AccountRecord, effective_state
+from .core.defaults import MIN_VALID_S, SIGN_IN_TIMEOUT_S
 from .core.errors import TokendeskError, UsageError
 from .core.logsetup import configure_logging
 from .core.paths import AppPaths
@@ -107,12 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for param in ("tenant", "domain", "realm", "server"):
         c.add_argument(f"--{param}", help=f"preset parameter: {param}")
-    c.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS", help="how long to wait for the sign-in")
+    c.add_argument(
+        "--timeout", type=float, default=SIGN_IN_TIMEOUT_S, metavar="SECONDS", help="how long to wait for the sign-in"
+    )
     _sign_in_choice(c)
 
     r = sub.add_parser("reconnect", help="sign in again to an existing account")
     r.add_argument("name")
-    r.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS")
+    r.add_argument("--timeout", type=float, default=SIGN_IN_TIMEOUT_S, metavar="SECONDS")
     _sign_in_choice(r)
 
     ls = sub.add_parser("list", help="list accounts (never secrets)")
@@ -123,9 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--min-valid",
         type=_seconds,
-        default=60.0,
+        default=MIN_VALID_S,
         metavar="SECONDS",
-        help="refresh unless the token stays valid this long (default 60)",
+        help=f"refresh unless the token stays valid this long (default {MIN_VALID_S:g})",
     )
     t.add_argument("--header", action="store_true", help="print an Authorization header line (--format header)")
     t.add_argument(
@@ -262,7 +265,7 @@ async def _serve(args: argparse.Namespace, paths: AppPaths, work: Callable[[Any]
     from .core.vault import Vault
 
     opener = _no_browser if getattr(args, "no_browser", False) else system_browser
-    timeout = getattr(args, "timeout", 300.0)
+    timeout = getattr(args, "timeout", SIGN_IN_TIMEOUT_S)
     service = Service(
         paths=paths,
         vault=Vault(),

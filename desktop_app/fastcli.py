@@ -8,6 +8,7 @@ import sys
 
 from . import formats
 from .core import agentwire
+from .core.defaults import MIN_VALID_S  # constants only: no imports of its own
 from .formats import FORMATS
 
 _EXIT_USAGE = 2  # UsageError.exit_code
@@ -31,7 +32,7 @@ def _simple_token_args(argv: list[str]) -> tuple[str, float, str, str | None] | 
     if len(argv) < 2 or argv[0] != "token":
         return None
     name: str | None = None
-    min_valid_s = 60.0
+    min_valid_s = MIN_VALID_S
     fmt: str | None = None
     header = False
     user: str | None = None

@@ -9,7 +9,7 @@ import threading
 from collections import deque
 from typing import Final, Literal
 
-from keyring.errors import PasswordDeleteError
+from keyring.errors import KeyringLocked, PasswordDeleteError
 
 BLOCK: Final = "block"
 Fault = BaseException | Literal["block"]
@@ -30,12 +30,26 @@ class MemoryKeyring:
         self._released = threading.Event()
         self.blocked = threading.Event()
         self.calls: list[tuple[str, str, str]] = []
+        self._locked = False
 
     # --- fault injection ----------------------------------------------------------------------------
 
     def fail_next(self, *faults: Fault) -> None:
         with self._lock:
             self._faults.extend(faults)
+
+    def lock(self) -> None:
+        """Every call fails as a locked keychain's does (KeyringLocked), until unlock(); like the rig's Keychain."""
+        with self._lock:
+            self._locked = True
+
+    def unlock(self) -> None:
+        with self._lock:
+            self._locked = False
+
+    def is_locked(self) -> bool:
+        with self._lock:
+            return self._locked
 
     def release(self) -> None:
         """Let every blocked call (and any later BLOCK) go on."""
@@ -45,6 +59,8 @@ class MemoryKeyring:
         with self._lock:
             self.calls.append((method, service, username))
             fault = self._faults.popleft() if self._faults else None
+            if fault is None and self._locked:
+                fault = KeyringLocked("Keyring is locked (in memory).")
         if fault == BLOCK:
             self.blocked.set()
             self._released.wait()

@@ -82,6 +82,12 @@ def test_cli_commands_load_no_qt_at_run_time(tmp_path: Path, args: list[str]) ->
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'qasync', 'shiboken6'))\n"
         "print('QT-MODULES', loaded)\n"
     )
-    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path)}
+    # No bytecode: the child must not write __pycache__ into the source tree either.
+    env = {
+        **os.environ,
+        "XDG_CONFIG_HOME": str(tmp_path),
+        "XDG_STATE_HOME": str(tmp_path),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert "QT-MODULES []" in out.stdout

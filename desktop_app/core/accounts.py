@@ -31,6 +31,12 @@ T = TypeVar("T")
 
 
 class AccountState(StrEnum):
+    """Where an account stands. The value is its JSON name (accounts.json, `tokendesk list --json`); its words
+    and whether it is terminal come from STATE_FACTS below, its looks from desktop_app.ui.badges.LOOKS.
+
+    Adding a state: a member here, a row in STATE_FACTS, a row in ui.badges.LOOKS with its icon file under
+    resources/icons/states/, and the README's list of `state` values; tests check each is complete."""
+
     VALID = "valid"  # the access token is usable and not yet due for refresh
     EXPIRING = "expiring"  # shown, never stored: VALID with little life left (see effective_state)
     REFRESHING = "refreshing"  # a refresh request is in flight
@@ -40,9 +46,31 @@ class AccountState(StrEnum):
     ERROR = "error"  # something unexpected (malformed answer, keychain); retried with backoff
 
     @property
+    def words(self) -> str:
+        """The state as a person reads it ("Needs sign-in")."""
+        return STATE_FACTS[self].words
+
+    @property
     def is_terminal(self) -> bool:
-        """No background refresh happens in this state."""
-        return self in (AccountState.NEEDS_SIGN_IN, AccountState.CONFIG_ERROR)
+        """No background refresh happens in this state; only a new sign-in leaves it."""
+        return STATE_FACTS[self].terminal
+
+
+@dataclass(frozen=True)
+class StateFacts:
+    words: str
+    terminal: bool = False
+
+
+STATE_FACTS: dict[AccountState, StateFacts] = {
+    AccountState.VALID: StateFacts("Valid"),
+    AccountState.EXPIRING: StateFacts("Expiring"),
+    AccountState.REFRESHING: StateFacts("Refreshing"),
+    AccountState.RETRYING: StateFacts("Retrying"),
+    AccountState.NEEDS_SIGN_IN: StateFacts("Needs sign-in", terminal=True),
+    AccountState.CONFIG_ERROR: StateFacts("Configuration error", terminal=True),
+    AccountState.ERROR: StateFacts("Error"),
+}
 
 
 class Event(StrEnum):
@@ -126,6 +154,14 @@ class Identity:
 
 @dataclass(frozen=True)
 class AccountRecord:
+    """What Tokendesk knows about one account besides its secrets: one entry of accounts.json.
+
+    Immutable: changes make a new record (with_tokens, apply, dataclasses.replace) and AccountStore.update
+    writes it under the store's lock. Never holds a secret (tokens and client secrets are in the vault, keyed
+    by `id`), so it is safe to log, show, emit in events and print as JSON. `state` is the stored state;
+    effective_state() adds EXPIRING for display. Who writes it: the engine (refresh outcomes) and the service
+    (connect, reconnect, disconnect); the UI only reads it."""
+
     id: str
     name: str
     provider: ProviderSpec
@@ -220,6 +256,18 @@ class AccountRecord:
 
 _SEPARATORS = (", ", ": ")
 _Signature = tuple[int, int, int, int]  # inode, size, mtime_ns, ctime_ns: a replaced file always differs
+
+
+def sign_in_message(record: AccountRecord) -> str:
+    """What a refusal to refresh a terminal account says, with the way out."""
+    what = "needs you to sign in again" if record.state is AccountState.NEEDS_SIGN_IN else "has a configuration error"
+    parts = [f"{record.name} {what}."]
+    if record.last_error:
+        parts.append(record.last_error)
+    if record.advice:
+        parts.append(record.advice)
+    parts.append(f"Reconnect it (tokendesk reconnect {record.name!r}).")
+    return " ".join(parts)
 
 
 class AccountStore:

@@ -27,6 +27,7 @@ from typing import Any
 
 from . import agentwire
 from .agentwire import CLIENT_TIMEOUT_S, MAX_LINE
+from .defaults import MIN_VALID_S
 from .errors import TokendeskError, TransientError
 from .secrets import Secret
 
@@ -157,7 +158,7 @@ class AgentServer:
             return await self._answer_reject(request["name"], request.get("access_token"))
         if request.get("op") != "token":
             return _error("unsupported request", 2)
-        min_valid_s = _min_valid(request.get("min_valid_s", 60.0))
+        min_valid_s = _min_valid(request.get("min_valid_s", MIN_VALID_S))
         if min_valid_s is None:
             return _error("min_valid_s must be a finite number of seconds, 0 or more", 2)
         try:

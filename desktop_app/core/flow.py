@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from .clock import Clock
+from .defaults import SIGN_IN_TIMEOUT_S
 from .errors import AuthorizationError, AuthorizationTimeout, IdTokenError
 from .loopback import LoopbackListener
 from .oauth import Client, authorization_url, exchange_code, fetch_userinfo
@@ -24,7 +25,7 @@ from .tokens import TokenSet
 log = logging.getLogger(__name__)
 
 BrowserOpener = Callable[[str], Awaitable[bool]]
-DEFAULT_TIMEOUT_S = 300.0
+DEFAULT_TIMEOUT_S = SIGN_IN_TIMEOUT_S  # the name callers of sign_in know
 BROWSER_START_S = 5.0
 
 

@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
-import hashlib
 import hmac
 import logging
-import os
 import random
 from collections.abc import AsyncIterator, Callable, Coroutine
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 from filelock import FileLock, Timeout
 
-from .accounts import AccountRecord, AccountState, AccountStore, Attempt, Event
+from .accounts import AccountRecord, AccountState, AccountStore, Attempt, Event, sign_in_message
 from .clock import Clock
+from .defaults import MIN_VALID_S
 from .errors import (
     ClientConfigError,
     InvalidGrant,
@@ -40,40 +38,35 @@ from .errors import (
 )
 from .events import AccountChanged, EventBus, NeedsSignInRaised
 from .oauth import Client, refresh_grant
+from .owner import owner_is_alive, process_owner
+from .schedule import RefreshPolicy, Schedule, honour_retry_at
 from .secrets import Secret
 from .tokens import TokenSet, attainable_s
 from .vault import Vault, VaultEntry
 
+__all__ = ["DEFAULT_MIN_VALID_S", "RefreshEngine", "RefreshPolicy", "owner_is_alive", "process_owner"]
 log = logging.getLogger(__name__)
 
 Needs = Callable[[TokenSet, float], bool]
 
-DEFAULT_MIN_VALID_S = 60.0
-
-
-@dataclass(frozen=True)
-class RefreshPolicy:
-    fraction: float = 0.75  # refresh once this share of the lifetime has passed
-    min_margin_s: float = 60.0  # a refresh token that runs out first is used this long before it does
-    max_jitter_s: float = 30.0  # spread refreshes so many accounts (and devices) do not fire at once
-    min_interval_s: float = 10.0  # never refresh in the background sooner than this after the last tokens
-    backoff_base_s: float = 5.0
-    backoff_cap_s: float = 900.0
-    offline_cap_s: float = 60.0  # offline: keep probing often so we resume soon after the network returns
-    stall_cap_s: float = 60.0  # attempts that changed nothing (keychain locked, store unwritable)
-    max_retry_after_s: float = 3600.0
-    wake_interval_s: float = 30.0  # re-read the wall clock this often: suspend and clock jumps
-    lock_timeout_s: float = 120.0
-    # Outlasts one refresh that was sent: two 20 s requests (the retry after a lost answer) and a keychain write.
-    drain_timeout_s: float = 75.0
-    concurrency: int = 4
+DEFAULT_MIN_VALID_S = MIN_VALID_S  # the name callers of get_token know
 
 
 class RefreshEngine:
     """Hands out access tokens and keeps them fresh for every account in one store.
 
-    One engine per process. Other processes (a CLI call, a second app) are excluded per account by a file
-    lock; inside the process, one refresh per account is in flight at a time and every caller shares it."""
+    One engine per process, owned by the Service (which builds it from its store, vault and HTTP client).
+    Other processes (a CLI call, a second app) are excluded per account by a file lock under `lock_dir`;
+    inside the process, one refresh per account is in flight at a time and every caller shares it.
+
+    Loop rules: all methods run on one asyncio loop; run() is the background loop (the app runs it, the CLI
+    does not), get_token()/refresh_now() may be awaited concurrently with it; stop() then drain() at shutdown
+    let a refresh that was sent reach the keychain. Time comes only from `clock`, so tests drive it.
+
+    Invariants: a refresh token is sent at most once across processes (under the lock, the engine works from
+    the keychain's copy unless the metadata vouches for its cached one; the `rotation_pending` mark goes up before
+    a request and stays up while a rotated token exists only in this process's memory, so no process spends
+    the old one); terminal states (AccountState.is_terminal) are never refreshed."""
 
     def __init__(
         self,
@@ -98,7 +91,7 @@ class RefreshEngine:
         self._lock_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._policy = policy or RefreshPolicy()
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
-        self._salt = self._rng.getrandbits(64).to_bytes(8, "big")  # jitter is derived, never stored
+        self._schedule = Schedule(self._policy, clock, self._rng)
         self._owner = owner or process_owner()
         self._owner_alive = owner_alive or owner_is_alive
         self._cache: dict[str, VaultEntry] = {}
@@ -124,7 +117,7 @@ class RefreshEngine:
         record = await self._store.call(self._store.get, account_id)
         if record.state is AccountState.NEEDS_SIGN_IN:
             # The grant is known dead; a leftover access token would only fail later, less clearly.
-            raise NeedsSignIn(_sign_in_message(record))
+            raise NeedsSignIn(sign_in_message(record))
         entry = self._cache.get(account_id)
         if entry is None or entry.tokens is None or entry.tokens.issued_at != record.issued_at:
             # Another process refreshed or reconnected since we cached: the keychain has the current tokens.
@@ -133,7 +126,7 @@ class RefreshEngine:
         wanted_s = attainable_s(min_valid_s, entry.tokens)
         if entry.tokens.valid_for(asked_at) >= wanted_s and not record.is_rejected(entry.tokens):
             return entry.tokens
-        _honour_retry_at(record, asked_at)
+        honour_retry_at(record, asked_at)
 
         def needs(t: TokenSet, now: float) -> bool:
             # A token the provider refused is renewed whatever its expiry; one refreshed meanwhile is not.
@@ -247,26 +240,11 @@ class RefreshEngine:
         self._wake.set()
 
     def due_at(self, record: AccountRecord) -> float | None:
-        """When the background loop should act on `record`, or None for never."""
-        if record.state.is_terminal:
-            return None
-        if record.state in (AccountState.RETRYING, AccountState.ERROR) and record.retry_at is not None:
-            return record.retry_at
-        if record.expires_at is None or record.issued_at is None or not record.has_refresh_token:
-            return None
-        return self._plan(record.id, record.issued_at, record.expires_at, record.refresh_expires_at)
+        """When the background loop should act on `record`, or None for never (see schedule.Schedule)."""
+        return self._schedule.due_at(record)
 
-    def _plan(self, account_id: str, issued_at: float, expires_at: float, refresh_expires_at: float | None) -> float:
-        point = self._refresh_point(account_id, issued_at, expires_at)
-        if refresh_expires_at is None or refresh_expires_at > point:
-            return point
-        if refresh_expires_at > self._clock.now():
-            # The refresh token runs out first (an idle timeout): use it while it lasts, which often renews it.
-            early = refresh_expires_at - min(self._policy.min_margin_s, 0.25 * (refresh_expires_at - issued_at))
-            if early >= issued_at + self._policy.min_interval_s:
-                return early
-        # Nothing can renew the access token: act when it expires, to say the account needs sign-in.
-        return expires_at
+    def backoff_s(self, failures: int, *, retry_after: float | None = None, offline: bool = False) -> float:
+        return self._schedule.backoff_s(failures, retry_after=retry_after, offline=offline)
 
     # --- background loop --------------------------------------------------------------------------
 
@@ -321,7 +299,7 @@ class RefreshEngine:
         try:
             async with self._slots:
                 try:
-                    await self._single_flight(account_id, lambda t, now: self._tokens_due(account_id, t, now))
+                    await self._single_flight(account_id, lambda t, now: self._schedule.tokens_due(account_id, t, now))
                 except TokendeskError as exc:
                     log.info("background refresh of %s: %s", account_id, exc)
                 except Exception:
@@ -340,36 +318,12 @@ class RefreshEngine:
             record = None
         now = self._clock.now()
         at = None if record is None else self.due_at(record)
-        if record is not None and (at is None or at > now) and not self._born_dead(record):
+        if record is not None and (at is None or at > now) and not self._schedule.born_dead(record):
             self._held.pop(account_id, None)
             return
         stalls = self._held.get(account_id, (0.0, 0))[1] + 1
         ceiling = min(self._policy.stall_cap_s, self._policy.backoff_base_s * 2 ** min(stalls - 1, 30))
         self._held[account_id] = (now + self._rng.uniform(ceiling / 2, ceiling), stalls)
-
-    def _born_dead(self, record: AccountRecord) -> bool:
-        """Tokens too short-lived to use (`expires_in: 0`): refreshing again is no progress either."""
-        if record.expires_at is None or record.issued_at is None:
-            return False
-        return record.expires_at - record.issued_at < self._policy.min_interval_s
-
-    def _tokens_due(self, account_id: str, tokens: TokenSet, now: float) -> bool:
-        if tokens.expires_at is None:
-            return False
-        return self._plan(account_id, tokens.issued_at, tokens.expires_at, tokens.refresh_expires_at) <= now
-
-    def _refresh_point(self, account_id: str, issued_at: float, expires_at: float) -> float:
-        lifetime = max(0.0, expires_at - issued_at)
-        # A share of the lifetime, not a flat margin before expiry: with a flat 60 s, a 60 s token would be
-        # due at birth. (At 75 %, tokens living 4 minutes or more are refreshed at least 60 s before expiry.)
-        point = issued_at + self._policy.fraction * lifetime
-        jitter = self._jitter_share(account_id, issued_at) * min(self._policy.max_jitter_s, 0.05 * lifetime)
-        return max(issued_at + self._policy.min_interval_s, point - jitter)
-
-    def _jitter_share(self, account_id: str, issued_at: float) -> float:
-        """A share in [0, 1) fixed for one account's token set, derived rather than remembered."""
-        digest = hashlib.blake2b(f"{account_id}:{issued_at!r}".encode(), key=self._salt, digest_size=8).digest()
-        return int.from_bytes(digest, "big") / 2**64
 
     # --- one refresh ------------------------------------------------------------------------------
 
@@ -455,9 +409,9 @@ class RefreshEngine:
             if not needs(tokens, now):
                 return tokens
             if record.state is AccountState.NEEDS_SIGN_IN:
-                raise NeedsSignIn(_sign_in_message(record))
+                raise NeedsSignIn(sign_in_message(record))
             if record.state is AccountState.CONFIG_ERROR:
-                raise ClientConfigError(_sign_in_message(record))
+                raise ClientConfigError(sign_in_message(record))
             if record.rotation_pending not in (None, self._owner):
                 await self._rotation_pending(record)
             if tokens.refresh_token is None or (
@@ -676,73 +630,3 @@ class RefreshEngine:
         if record.rotation_pending == self._owner and account_id not in self._unsaved:
             return None
         return record.rotation_pending
-
-    def backoff_s(self, failures: int, *, retry_after: float | None = None, offline: bool = False) -> float:
-        """Exponential backoff with (floored) full jitter, capped; never sooner than the server's Retry-After."""
-        cap = self._policy.offline_cap_s if offline else self._policy.backoff_cap_s
-        ceiling = min(cap, self._policy.backoff_base_s * 2 ** min(failures, 30))
-        delay = self._rng.uniform(ceiling / 10, ceiling)
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, self._policy.max_retry_after_s))
-        return delay
-
-
-def _honour_retry_at(record: AccountRecord, now: float) -> None:
-    """The provider's clock binds every caller: a script asking during a backoff gets an answer at once,
-    without a request (an explicit refresh may still try once)."""
-    if record.state not in (AccountState.RETRYING, AccountState.ERROR) or record.retry_at is None:
-        return
-    wait_s = record.retry_at - now
-    if wait_s <= 0:
-        return
-    until = dt.datetime.fromtimestamp(record.retry_at, dt.UTC).strftime("%H:%M:%S UTC")
-    last = f" ({record.last_error.rstrip('.')})" if record.last_error else ""
-    raise TransientError(
-        f"{record.name}: the last refresh failed{last}; the next attempt is due at {until}, in {wait_s:.0f} s.",
-        retry_after_s=wait_s,
-        offline=record.offline,
-    )
-
-
-def _sign_in_message(record: AccountRecord) -> str:
-    what = "needs you to sign in again" if record.state is AccountState.NEEDS_SIGN_IN else "has a configuration error"
-    parts = [f"{record.name} {what}."]
-    if record.last_error:
-        parts.append(record.last_error)
-    if record.advice:
-        parts.append(record.advice)
-    parts.append(f"Reconnect it (tokendesk reconnect {record.name!r}).")
-    return " ".join(parts)
-
-
-# --- which process holds a rotated token ----------------------------------------------------------------
-
-
-def process_owner(pid: int | None = None) -> str:
-    """This process, named so that a reused pid is not mistaken for it: pid and start time (Linux)."""
-    pid = os.getpid() if pid is None else pid
-    return f"{pid}:{_start_ticks(pid)}"
-
-
-def owner_is_alive(owner: str) -> bool:
-    pid_text, _, started = owner.partition(":")
-    try:
-        pid = int(pid_text)
-    except ValueError:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process now holds the pid; ours could not have
-    return not started or _start_ticks(pid) in ("", started)
-
-
-def _start_ticks(pid: int) -> str:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return ""
-    fields = stat.rsplit(")", 1)[-1].split()
-    return fields[19] if len(fields) > 19 else ""

@@ -13,11 +13,12 @@ import httpx
 from .accounts import AccountRecord, AccountStore, Attempt, Event, Identity
 from .agent import AgentServer, AgentToken
 from .clock import Clock, SystemClock
+from .defaults import MIN_VALID_S, SIGN_IN_TIMEOUT_S
 from .device import CodeCallback, device_sign_in
 from .discovery import discover
 from .errors import TokendeskError, TransientError, UsageError
 from .events import AccountChanged, AccountRemoved, EventBus
-from .flow import DEFAULT_TIMEOUT_S, BrowserOpener, SignIn, request_scopes, sign_in, system_browser
+from .flow import BrowserOpener, SignIn, request_scopes, sign_in, system_browser
 from .oauth import Client, new_http_client, refresh_grant
 from .paths import AppPaths
 from .providers import (
@@ -28,7 +29,7 @@ from .providers import (
     check_redirect_port,
     preset,
 )
-from .refresh import DEFAULT_MIN_VALID_S, RefreshEngine, RefreshPolicy
+from .refresh import RefreshEngine, RefreshPolicy
 from .revocation import BEARER_KINDS, manual_step, revoke_grant
 from .secrets import Secret
 from .tokens import TokenSet
@@ -80,6 +81,18 @@ class DisconnectResult:
 
 
 class Service:
+    """The one entry point the GUI and the CLI use: list, connect, reconnect, token, refresh, disconnect.
+
+    Who owns it: each process makes one (the app through ui.Bridge, the CLI per command) and closes it with
+    aclose(); it owns the RefreshEngine, the AccountStore, and the Vault and HTTP client it is given (aclose()
+    closes them). Loop rules: every coroutine runs on the one asyncio loop that created it (the Qt loop under
+    qasync in the app); the store and the vault do their blocking work on worker threads, never on the loop.
+    Events (AccountChanged, AccountRemoved, NeedsSignInRaised) are published on `bus`, on that loop.
+
+    Invariants: secrets go only to the vault (the keychain), metadata only to the store, and neither is
+    returned in exception text; a refresh token is spent by at most one caller across processes (the engine's
+    file lock); what is stored is never lost to bad input (errors are TokendeskError subclasses)."""
+
     def __init__(
         self,
         *,
@@ -90,7 +103,7 @@ class Service:
         opener: BrowserOpener = system_browser,
         bus: EventBus | None = None,
         policy: RefreshPolicy | None = None,
-        flow_timeout_s: float = DEFAULT_TIMEOUT_S,
+        flow_timeout_s: float = SIGN_IN_TIMEOUT_S,
         browser_check: Callable[[], bool] | None = None,
     ) -> None:
         self.paths = paths
@@ -374,7 +387,7 @@ class Service:
 
     # --- tokens -----------------------------------------------------------------------------------
 
-    async def token(self, name_or_id: str, *, min_valid_s: float = DEFAULT_MIN_VALID_S) -> TokenSet:
+    async def token(self, name_or_id: str, *, min_valid_s: float = MIN_VALID_S) -> TokenSet:
         return await self.engine.get_token(self.find(name_or_id).id, min_valid_s=min_valid_s)
 
     async def reject(self, name_or_id: str, access_token: Secret) -> bool:

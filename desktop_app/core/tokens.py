@@ -19,6 +19,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, repr=False)
 class TokenSet:
+    """One grant's tokens as the provider issued them (immutable; the vault stores it, the engine replaces it).
+
+    Secrets are `Secret`s: repr, str and logging never show them (reveal() does, for the one place that sends
+    or prints a token). Times are wall-clock seconds (the engine's clock); `expires_at`/`refresh_expires_at`
+    are None when the provider did not say. `scopes` are the granted ones (RFC 6749 §3.3)."""
+
     access_token: Secret
     token_type: str
     issued_at: float

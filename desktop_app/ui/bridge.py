@@ -27,6 +27,15 @@ def _nothing() -> None:
 
 
 class Bridge(QObject):
+    """The GUI's handle on one core Service: core events become Qt signals, GUI actions become tasks.
+
+    Who owns it: the App creates one per Service (App.attach) and is its Qt parent; the window and dialogs
+    hold a reference and call `service` through spawn(). aclose() cancels its tasks, stops the agent socket
+    and closes the service. Thread/loop rules: everything runs on the GUI thread, which is also the asyncio
+    loop's thread under qasync; core events arrive there (the bus calls back on the loop) and are re-emitted
+    as signals. Invariants: no task's failure is lost (spawn() logs it and emits taskFailed with a message
+    fit for a user); the refresh engine and the agent start only once the keychain answers (start())."""
+
     accountChanged = Signal(object)  # AccountRecord
     accountRemoved = Signal(str)  # account id
     needsSignIn = Signal(object, str)  # AccountRecord, reason

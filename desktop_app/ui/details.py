@@ -32,12 +32,11 @@ from .model import AccountListModel
 
 HISTORY_MAX_PX = 240
 
+# Attempt.outcome: "ok", "retrying", or the state a failure led to (its words, from core's table).
 _OUTCOMES = {
     "ok": "Refreshed",
     "retrying": "Will retry",
-    "needs_sign_in": "Needs sign-in",
-    "config_error": "Configuration error",
-    "error": "Error",
+    **{s.value: s.words for s in (AccountState.NEEDS_SIGN_IN, AccountState.CONFIG_ERROR, AccountState.ERROR)},
 }
 
 

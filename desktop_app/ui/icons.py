@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtSvg import QSvgRenderer
+
+from .badges import GLYPHS, Glyph
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +87,13 @@ def _draw_app(p: QPainter, s: float) -> None:
 
 
 def state_icon(name: str, color: QColor) -> QIcon:
-    """The badge icon for a state name (see badges.Badge.icon), tinted `color` when painted here."""
+    """The badge icon for a state's icon name (badges.Look.icon), its glyph painted in `color` when the
+    SVG cannot be loaded."""
     key = f"state:{name}:{color.name()}"
     if key not in _cache:
         icon = _tinted_svg(f"icons/states/{name}.svg", color)
-        _cache[key] = icon or _painted(lambda p, s: _draw_state(p, s, name, color))
+        glyph = GLYPHS.get(name, Glyph.ALERT)
+        _cache[key] = icon or _painted(lambda p, s: _draw_glyph(p, s, glyph, color))
     return _cache[key]
 
 
@@ -115,46 +120,79 @@ def _tinted_svg(relative: str, color: QColor) -> QIcon | None:
     return icon
 
 
-def _draw_state(p: QPainter, s: float, name: str, color: QColor) -> None:
+def _pen(color: QColor, s: float) -> QPen:
+    return QPen(color, max(1.2, s / 10), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin)
+
+
+def _box(s: float) -> QRectF:
     w = max(1.2, s / 10)
-    pen = QPen(color, w, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin)
-    r = QRectF(w, w, s - 2 * w, s - 2 * w)
+    return QRectF(w, w, s - 2 * w, s - 2 * w)
+
+
+def _draw_check(p: QPainter, s: float, color: QColor) -> None:
+    w = max(1.2, s / 10)
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(color)
+    p.drawEllipse(_box(s))
+    p.setPen(QPen(QColor("white"), w * 1.1, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+    path = QPainterPath(QPointF(0.3 * s, 0.52 * s))
+    path.lineTo(0.45 * s, 0.66 * s)
+    path.lineTo(0.71 * s, 0.36 * s)
+    p.setBrush(Qt.BrushStyle.NoBrush)
+    p.drawPath(path)
+
+
+def _draw_clock(p: QPainter, s: float, color: QColor) -> None:
+    r = _box(s)
     c = r.center()
-    if name in ("valid",):
-        p.setPen(Qt.PenStyle.NoPen)
-        p.setBrush(color)
-        p.drawEllipse(r)
-        p.setPen(QPen(QColor("white"), w * 1.1, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
-        path = QPainterPath(QPointF(0.3 * s, 0.52 * s))
-        path.lineTo(0.45 * s, 0.66 * s)
-        path.lineTo(0.71 * s, 0.36 * s)
-        p.setBrush(Qt.BrushStyle.NoBrush)
-        p.drawPath(path)
-    elif name in ("expiring", "retrying"):
-        p.setPen(pen)
-        p.drawEllipse(r)
-        p.drawLine(c, QPointF(c.x(), 0.26 * s))
-        p.drawLine(c, QPointF(0.68 * s, c.y()))
-    elif name == "refreshing":
-        p.setPen(pen)
-        p.drawArc(r.adjusted(w, w, -w, -w), 40 * 16, 280 * 16)
-        tip = QPointF(0.82 * s, 0.28 * s)
-        p.drawLine(tip, QPointF(0.82 * s, 0.46 * s))
-        p.drawLine(tip, QPointF(0.64 * s, 0.28 * s))
-    elif name == "offline":
-        p.setPen(pen)
-        for frac in (0.85, 0.55):
-            arc = QRectF(c.x() - frac * s / 2, 0.62 * s - frac * s / 2, frac * s, frac * s)
-            p.drawArc(arc, 45 * 16, 90 * 16)
-        p.drawPoint(QPointF(c.x(), 0.72 * s))
-        p.drawLine(QPointF(0.15 * s, 0.15 * s), QPointF(0.85 * s, 0.85 * s))
-    else:  # needs_sign_in, config_error, error
-        p.setPen(Qt.PenStyle.NoPen)
-        p.setBrush(color)
-        p.drawEllipse(r)
-        p.setPen(QPen(QColor("white"), w * 1.2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
-        p.drawLine(QPointF(c.x(), 0.28 * s), QPointF(c.x(), 0.56 * s))
-        p.drawPoint(QPointF(c.x(), 0.72 * s))
+    p.setPen(_pen(color, s))
+    p.drawEllipse(r)
+    p.drawLine(c, QPointF(c.x(), 0.26 * s))
+    p.drawLine(c, QPointF(0.68 * s, c.y()))
+
+
+def _draw_arrow(p: QPainter, s: float, color: QColor) -> None:
+    w = max(1.2, s / 10)
+    p.setPen(_pen(color, s))
+    p.drawArc(_box(s).adjusted(w, w, -w, -w), 40 * 16, 280 * 16)
+    tip = QPointF(0.82 * s, 0.28 * s)
+    p.drawLine(tip, QPointF(0.82 * s, 0.46 * s))
+    p.drawLine(tip, QPointF(0.64 * s, 0.28 * s))
+
+
+def _draw_no_signal(p: QPainter, s: float, color: QColor) -> None:
+    c = _box(s).center()
+    p.setPen(_pen(color, s))
+    for frac in (0.85, 0.55):
+        arc = QRectF(c.x() - frac * s / 2, 0.62 * s - frac * s / 2, frac * s, frac * s)
+        p.drawArc(arc, 45 * 16, 90 * 16)
+    p.drawPoint(QPointF(c.x(), 0.72 * s))
+    p.drawLine(QPointF(0.15 * s, 0.15 * s), QPointF(0.85 * s, 0.85 * s))
+
+
+def _draw_alert(p: QPainter, s: float, color: QColor) -> None:
+    w = max(1.2, s / 10)
+    r = _box(s)
+    c = r.center()
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(color)
+    p.drawEllipse(r)
+    p.setPen(QPen(QColor("white"), w * 1.2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+    p.drawLine(QPointF(c.x(), 0.28 * s), QPointF(c.x(), 0.56 * s))
+    p.drawPoint(QPointF(c.x(), 0.72 * s))
+
+
+GLYPH_PAINTERS: dict[Glyph, Callable[[QPainter, float, QColor], None]] = {
+    Glyph.CHECK: _draw_check,
+    Glyph.CLOCK: _draw_clock,
+    Glyph.ARROW: _draw_arrow,
+    Glyph.NO_SIGNAL: _draw_no_signal,
+    Glyph.ALERT: _draw_alert,
+}
+
+
+def _draw_glyph(p: QPainter, s: float, glyph: Glyph, color: QColor) -> None:
+    GLYPH_PAINTERS[glyph](p, s, color)
 
 
 _AVATAR_COLOURS = ("#2f6fde", "#7a3fd1", "#0f8a5f", "#c2410c", "#b4237a", "#0e7490", "#4d5bd1", "#a16207")

@@ -96,6 +96,11 @@ class Tray(QObject):
     def menu(self) -> QMenu:
         return self._menu
 
+    @property
+    def refresh_all_action(self) -> QAction | None:
+        """The menu's "Refresh all" entry, once the menu has been built."""
+        return self._refresh_action
+
     def rebuild(self, records: list[AccountRecord], worst: Badge | None) -> None:
         self._icon.setIcon(_tray_icon(worst))
         self._icon.setToolTip("Tokendesk" + (f" — {worst.text}" if worst and worst.rank > 0 else ""))

@@ -10,7 +10,6 @@ from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QListView,
@@ -32,6 +31,7 @@ from .flow import FlowLayout
 from .model import AccountListModel, Role
 from .settings import Settings
 from .tray import Tray
+from .window_parts import MARGIN_PX, ActionButton, Banner, EmptyState, ask
 
 if TYPE_CHECKING:
     from desktop_app.core.tokens import TokenSet
@@ -42,89 +42,7 @@ log = logging.getLogger(__name__)
 
 TICK_INTERVAL_MS = 1000
 CLOCK_JUMP_S = 20.0  # the wall clock moved this much more than the tick timer: suspend/resume or a clock change
-MARGIN_PX = 12
 BACKGROUND_TITLE = "Tokendesk is still running"
-
-
-def _ask(parent: QWidget, title: str, text: str, yes: str) -> bool:
-    box = QMessageBox(QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.Cancel, parent)
-    confirm = box.addButton(yes, QMessageBox.ButtonRole.DestructiveRole)
-    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-    box.exec()
-    return box.clickedButton() is confirm
-
-
-class EmptyState(QWidget):
-    def __init__(self, connect: QAction, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(24, 24, 24, 24)
-        layout.addStretch(1)
-        glyph = QLabel()
-        glyph.setPixmap(icons.app_icon().pixmap(64, 64))
-        glyph.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        title = QLabel("No accounts yet")
-        font = title.font()
-        font.setPointSizeF(font.pointSizeF() * 1.35)
-        font.setWeight(font.Weight.DemiBold)
-        title.setFont(font)
-        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        text = QLabel(
-            "Connect an OAuth 2.0 or OpenID Connect account, and Tokendesk keeps its access token fresh "
-            "in the background. Tokens stay in your system keychain."
-        )
-        text.setWordWrap(True)
-        text.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        text.setFixedWidth(380)
-        button = QPushButton(connect.text())
-        button.setDefault(True)
-        button.clicked.connect(connect.trigger)
-        button.setAccessibleName("Connect account")
-        layout.addWidget(glyph)
-        layout.addSpacing(8)
-        layout.addWidget(title)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(text)
-        row.addStretch(1)
-        layout.addLayout(row)
-        layout.addSpacing(8)
-        brow = QHBoxLayout()
-        brow.addStretch(1)
-        brow.addWidget(button)
-        brow.addStretch(1)
-        layout.addLayout(brow)
-        layout.addStretch(2)
-        self.button = button
-
-
-class Banner(QFrame):
-    """A calm, dismissable-by-itself notice above the list (e.g. waiting for the keychain)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("banner")
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setAutoFillBackground(True)
-        self.setBackgroundRole(self.backgroundRole().AlternateBase)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(MARGIN_PX, 8, MARGIN_PX, 8)
-        self.icon = QLabel()
-        self.label = QLabel()
-        self.label.setWordWrap(True)
-        layout.addWidget(self.icon)
-        layout.addWidget(self.label, 1)
-        self.hide()
-
-    def show_text(self, text: str, icon_name: str = "retrying") -> None:
-        from .badges import Tone
-        from .delegate import tone_colors
-
-        fg, _ = tone_colors(Tone.MUTED, self.palette())
-        self.icon.setPixmap(icons.state_icon(icon_name, fg).pixmap(16, 16))
-        self.label.setText(text)
-        self.setAccessibleName(text)
-        self.show()
 
 
 class MainWindow(QMainWindow):
@@ -155,7 +73,7 @@ class MainWindow(QMainWindow):
         self._now = now
         self.bridge: Bridge | None = None
         self.preview = False  # screenshots: show the actions enabled without a service
-        self.confirm: Callable[[QWidget, str, str, str], bool] = _ask
+        self.confirm: Callable[[QWidget, str, str, str], bool] = ask
         self._painted = False
         self._quitting = False
 
@@ -214,9 +132,7 @@ class MainWindow(QMainWindow):
         )
         self.details_action = act("Details", self.details_current, "Ctrl+I")
         self.disconnect_action = act("Disconnect…", self.disconnect_current, QKeySequence.StandardKey.Delete)
-        self.header_actions = {
-            a.text(): a for a in (self.preferences_action, self.refresh_all_action, self.connect_action)
-        }
+        self.header_actions = [self.preferences_action, self.refresh_all_action, self.connect_action]
         self.account_actions = [
             self.reconnect_action,
             self.refresh_action,
@@ -241,16 +157,13 @@ class MainWindow(QMainWindow):
         self.header_title = title
         header.addWidget(title)
         header.addStretch(1)
-        self.header_buttons: dict[str, QPushButton] = {}
-        for action in (self.preferences_action, self.refresh_all_action, self.connect_action):
-            button = QPushButton(action.text())
-            button.clicked.connect(action.trigger)
-            shortcut = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-            button.setToolTip(f"{action.toolTip()} ({shortcut})" if shortcut else action.toolTip())
-            button.setAccessibleName(action.text().rstrip("…"))
+        # Buttons are found by their action (button()), never by their label.
+        self._buttons: dict[QAction, ActionButton] = {}
+        for action in self.header_actions:
+            button = ActionButton(action)
             button.setAutoDefault(False)
             header.addWidget(button)
-            self.header_buttons[action.text()] = button
+            self._buttons[action] = button
         outer.addLayout(header)
         self.banner = Banner()
         outer.addWidget(self.banner)
@@ -279,16 +192,9 @@ class MainWindow(QMainWindow):
         page_layout.addWidget(self.list, 1)
 
         buttons = FlowLayout(spacing_px=6)  # wraps when narrow: every button stays on screen
-        self.buttons: dict[str, QPushButton] = {}
         for action in self.account_actions:
-            button = QPushButton(action.text())
-            button.clicked.connect(action.trigger)
-            shortcut = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-            button.setToolTip(f"{action.toolTip()} ({shortcut})" if shortcut else action.toolTip())
-            button.setAccessibleName(action.text().rstrip("…"))
-            self.buttons[action.text()] = button
-            if action is self.copy_action:
-                button.setText("Copy token")
+            button = ActionButton(action, "Copy token" if action is self.copy_action else None)
+            self._buttons[action] = button
             if action is self.disconnect_action:
                 buttons.add_right_aligned(button)
             else:
@@ -304,6 +210,14 @@ class MainWindow(QMainWindow):
         self.countdown_label.setAccessibleName("Clipboard countdown")
         self.statusBar().addPermanentWidget(self.countdown_label)
         self.statusBar().setSizeGripEnabled(False)
+
+    def button(self, action: QAction) -> QPushButton:
+        """The push button that shows `action` (a header or account action) in the window."""
+        return self._buttons[action]
+
+    @property
+    def account_buttons(self) -> list[QPushButton]:
+        return [self._buttons[action] for action in self.account_actions]
 
     def _row_activated(self, *_: Any) -> None:
         self.details_current()
@@ -383,17 +297,13 @@ class MainWindow(QMainWindow):
         ready = self.bridge is not None or self.preview
         for action in self.account_actions:
             action.setEnabled(record is not None and (ready or action is self.details_action))
-        if record is not None and record.state in (AccountState.NEEDS_SIGN_IN, AccountState.CONFIG_ERROR):
+        if record is not None and record.state.is_terminal:
             for action in (self.copy_action, self.copy_header_action, self.refresh_action):
                 action.setEnabled(False)
         refreshable = any(not r.state.is_terminal for r in self.model.records())
         self.refresh_all_action.setEnabled(ready and refreshable)  # nothing to send when all need sign-in
-        for action in self.account_actions:
-            self.buttons[action.text()].setEnabled(action.isEnabled())
-        for text, button in self.header_buttons.items():
-            button.setEnabled(self.header_actions[text].isEnabled())
-        reconnect = self.buttons[self.reconnect_action.text()]
-        reconnect.setDefault(record is not None and record.state is AccountState.NEEDS_SIGN_IN)
+        # The buttons follow their actions by themselves (ActionButton).
+        self.button(self.reconnect_action).setDefault(record is not None and record.state is AccountState.NEEDS_SIGN_IN)
 
     def tick(self) -> None:
         """Badges follow the clock; a wall-clock jump (suspend/resume) wakes the engine."""
@@ -414,7 +324,7 @@ class MainWindow(QMainWindow):
         self.list.selectionModel().select(self.model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect)
         self._update_actions()
         if reconnect:
-            self.buttons[self.reconnect_action.text()].setFocus(Qt.FocusReason.OtherFocusReason)
+            self.button(self.reconnect_action).setFocus(Qt.FocusReason.OtherFocusReason)
 
     def show_and_raise(self) -> None:
         if self.isMinimized():

@@ -1,4 +1,7 @@
-"""Shared pieces for core tests: paths in tmp, a vault on the rig's keychain, scripted token endpoints."""
+"""Shared pieces for core tests: paths in tmp, a vault on an in-memory keyring, scripted token endpoints.
+
+Engine and service unit tests never start gnome-keyring: the real keychain is for tests/core/test_vault.py and
+the end-to-end tests."""
 
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from desktop_app.core.secrets import Secret
 from desktop_app.core.tokens import TokenSet
 from desktop_app.core.vault import Vault, VaultEntry
 from tests.clock import FakeClock
-from tests.rig.keychain import Keychain
+from tests.memory_keyring import MemoryKeyring
 
 SPEC = ProviderSpec(
     key="custom",
@@ -81,9 +84,19 @@ def paths(tmp_path: Path) -> AppPaths:
     return AppPaths(config_dir=tmp_path / "config", state_dir=tmp_path / "state", log_dir=tmp_path / "log")
 
 
+@pytest.fixture
+def memory() -> MemoryKeyring:
+    """The keyring behind `vault`: tests lock it, inject faults into it and look at what it holds."""
+    return MemoryKeyring()
+
+
+def memory_vault(memory: MemoryKeyring, service: str | None = None) -> Vault:
+    return Vault(service=service or f"tokendesk-test-{uuid.uuid4().hex[:8]}", backend=memory, require_secure=False)
+
+
 @pytest_asyncio.fixture
-async def vault(keychain: Keychain) -> AsyncIterator[Vault]:
-    v = Vault(service=f"tokendesk-test-{uuid.uuid4().hex[:8]}")
+async def vault(memory: MemoryKeyring) -> AsyncIterator[Vault]:
+    v = memory_vault(memory)
     yield v
     v.close()
 

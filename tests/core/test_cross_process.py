@@ -1,6 +1,6 @@
 """A refresh token is never spent twice across processes: two engines on the same files and lock directory.
 
-Each engine has its own store, vault and HTTP client, as two processes would; only the files, the keychain
+Each engine has its own store, vault and HTTP client, as two processes would; only the files, the keyring (in memory)
 and the lock directory are shared. The token endpoint holds the first refresh until the second engine has
 reached the account's file lock, so the test does not depend on two start-ups happening to overlap.
 """
@@ -31,10 +31,8 @@ from desktop_app.core.secrets import Secret
 from desktop_app.core.tokens import TokenSet
 from desktop_app.core.vault import Vault
 from tests.clock import FakeClock
-from tests.core.conftest import ok, seed_account
-from tests.rig.keychain import Keychain
-
-pytestmark = pytest.mark.usefixtures("keychain")
+from tests.core.conftest import memory_vault, ok, seed_account
+from tests.memory_keyring import MemoryKeyring
 
 
 class LockWatch:
@@ -108,9 +106,11 @@ class Pair:
     watch: LockWatch
 
 
-def start_process(paths: AppPaths, service: str, clock: FakeClock, endpoint: HeldEndpoint) -> Process:
+def start_process(
+    paths: AppPaths, keychain: MemoryKeyring, service: str, clock: FakeClock, endpoint: HeldEndpoint
+) -> Process:
     store = AccountStore(paths.accounts_file)
-    vault = Vault(service=service)
+    vault = memory_vault(keychain, service)  # its own Vault (worker thread, cache) on the one shared keyring
     http = new_http_client(transport=httpx.MockTransport(endpoint.handle))
     engine = RefreshEngine(
         store=store,
@@ -125,13 +125,13 @@ def start_process(paths: AppPaths, service: str, clock: FakeClock, endpoint: Hel
 
 
 @pytest_asyncio.fixture
-async def pair(paths: AppPaths, keychain: Keychain, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Pair]:
+async def pair(paths: AppPaths, memory: MemoryKeyring, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Pair]:
     service = f"tokendesk-test-{uuid.uuid4().hex[:8]}"
     clock = FakeClock()
     endpoint = HeldEndpoint()
-    a = start_process(paths, service, clock, endpoint)
+    a = start_process(paths, memory, service, clock, endpoint)
     record = await seed_account(a.store, a.vault, clock.now(), access="at-initial-0001", refresh="rt-initial-0001")
-    b = start_process(paths, service, clock, endpoint)
+    b = start_process(paths, memory, service, clock, endpoint)
     watch = LockWatch(paths.lock_dir / f"{record.id}.lock", asyncio.get_running_loop())
     monkeypatch.setattr(fcntl, "flock", watch.wrap(fcntl.flock))
     clock.advance(250)  # 50 s left of 300: both callers below need a refresh

@@ -1,4 +1,4 @@
-"""The refresh engine against scripted token endpoints (MockTransport) and the real keychain."""
+"""The refresh engine against scripted token endpoints (MockTransport) and an in-memory keyring."""
 
 from __future__ import annotations
 
@@ -20,8 +20,7 @@ from desktop_app.core.events import AccountChanged, NeedsSignInRaised
 from desktop_app.core.secrets import Secret
 from desktop_app.core.vault import VaultEntry
 from tests.core.conftest import Harness, fail, ok
-
-pytestmark = pytest.mark.usefixtures("keychain")
+from tests.memory_keyring import MemoryKeyring
 
 
 async def test_valid_token_needs_no_request(harness: Harness) -> None:
@@ -204,12 +203,12 @@ async def test_expired_refresh_token_needs_sign_in_without_a_request(harness: Ha
     assert harness.state() == "needs_sign_in"
 
 
-async def test_rotated_token_survives_a_keychain_that_refuses_to_save(harness: Harness, keychain) -> None:  # type: ignore[no-untyped-def]
+async def test_rotated_token_survives_a_keychain_that_refuses_to_save(harness: Harness, memory: MemoryKeyring) -> None:
     from desktop_app.core.errors import VaultError
 
     async def lock_then_answer(request: httpx.Request) -> httpx.Response:
         harness.endpoint.requests.append({})
-        keychain.lock()
+        memory.lock()
         return ok("at-second-0002", "rt-second-0002")
 
     harness.engine._http = httpx.AsyncClient(transport=httpx.MockTransport(lock_then_answer))
@@ -217,15 +216,15 @@ async def test_rotated_token_survives_a_keychain_that_refuses_to_save(harness: H
         with pytest.raises(VaultError):
             await harness.engine.refresh_now(harness.record.id)
         assert harness.state() == "error"
-        keychain.unlock()
+        memory.unlock()
         # The next call saves what the keychain refused, and hands it out without spending a token again.
         tokens = await harness.engine.get_token(harness.record.id, min_valid_s=60)
         assert tokens.refresh_token == Secret("rt-second-0002")
         assert (await harness.stored()).refresh_token == Secret("rt-second-0002")
         assert len(harness.endpoint.requests) == 1
     finally:
-        if keychain.is_locked():
-            keychain.unlock()
+        if memory.is_locked():
+            memory.unlock()
         await harness.engine._http.aclose()
 
 
@@ -298,7 +297,7 @@ async def test_asking_for_more_than_a_lifetime_does_not_refresh_every_time(harne
 async def test_short_lived_tokens_are_not_refreshed_in_a_loop(harness: Harness) -> None:
     engine = harness.engine
     for lifetime in (0.0, 10.0, 30.0, 60.0, 90.0, 300.0, 3600.0):
-        point = engine._refresh_point("x", 1000.0, 1000.0 + lifetime)
+        point = engine._schedule.refresh_point("x", 1000.0, 1000.0 + lifetime)
         scheduled = 1000.0 + min(0.75 * lifetime, lifetime - 60.0 if lifetime > 240 else 0.75 * lifetime)
         # Never sooner than 10 s after the tokens were issued, even for a token that is born expired.
         assert point == max(1010.0, scheduled)

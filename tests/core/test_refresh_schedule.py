@@ -18,7 +18,8 @@ from desktop_app.core.paths import AppPaths
 from desktop_app.core.refresh import RefreshEngine, RefreshPolicy
 from desktop_app.core.vault import Vault
 from tests.clock import FakeClock
-from tests.core.conftest import SPEC
+from tests.core.conftest import SPEC, memory_vault
+from tests.memory_keyring import MemoryKeyring
 
 ISSUED = 1_800_000_000.0
 Make = Callable[..., RefreshEngine]
@@ -31,7 +32,7 @@ async def make_engine(paths: AppPaths) -> AsyncIterator[Make]:
     vaults: list[Vault] = []
 
     def make(policy: RefreshPolicy | None = None, rng: random.Random | None = None) -> RefreshEngine:
-        vaults.append(Vault(service="tokendesk-schedule-unused"))
+        vaults.append(memory_vault(MemoryKeyring(), "tokendesk-schedule-unused"))
         return RefreshEngine(
             store=AccountStore(paths.accounts_file),
             vault=vaults[-1],

@@ -1,9 +1,8 @@
-"""The service facade on the real keychain with scripted provider answers: disconnect and refresh races."""
+"""The service facade on an in-memory keyring with scripted provider answers: disconnect and refresh races."""
 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qsl
 
@@ -20,8 +19,6 @@ from desktop_app.core.service import Service
 from desktop_app.core.vault import Vault
 from tests.clock import FakeClock
 from tests.core.conftest import seed_account
-
-pytestmark = pytest.mark.usefixtures("keychain")
 
 
 class Provider:
@@ -49,10 +46,9 @@ class Provider:
 
 
 @pytest_asyncio.fixture
-async def setup(paths: AppPaths) -> AsyncIterator[tuple[Service, Provider, AccountRecord]]:
+async def setup(paths: AppPaths, vault: Vault) -> AsyncIterator[tuple[Service, Provider, AccountRecord]]:
     provider = Provider()
     clock = FakeClock()
-    vault = Vault(service=f"tokendesk-test-{uuid.uuid4().hex[:8]}")
     service = Service(
         paths=paths, vault=vault, http=new_http_client(transport=httpx.MockTransport(provider.handle)), clock=clock
     )
@@ -98,12 +94,11 @@ async def test_shutdown_lets_a_rotation_reach_the_keychain(setup: tuple[Service,
     assert entry is not None and entry.tokens is not None and entry.tokens.refresh_token == Secret("rt-new-0002")
 
 
-async def test_disconnect_finishes_locally_when_revocation_is_refused(paths: AppPaths) -> None:
+async def test_disconnect_finishes_locally_when_revocation_is_refused(paths: AppPaths, vault: Vault) -> None:
     def handle(request: httpx.Request) -> httpx.Response:
         return httpx.Response(401, json={"error": "invalid_client"})
 
     clock = FakeClock()
-    vault = Vault(service=f"tokendesk-test-{uuid.uuid4().hex[:8]}")
     service = Service(
         paths=paths, vault=vault, http=new_http_client(transport=httpx.MockTransport(handle)), clock=clock
     )
@@ -118,7 +113,7 @@ async def test_disconnect_finishes_locally_when_revocation_is_refused(paths: App
         await service.aclose()
 
 
-async def test_disconnect_keeps_everything_when_the_provider_is_out_of_reach(paths: AppPaths) -> None:
+async def test_disconnect_keeps_everything_when_the_provider_is_out_of_reach(paths: AppPaths, vault: Vault) -> None:
     """The grant is still alive and only the provider can end it: forgetting the token would make that impossible
     from here, so nothing is deleted and the user is told to retry (or to use --keep-grant)."""
 
@@ -126,7 +121,6 @@ async def test_disconnect_keeps_everything_when_the_provider_is_out_of_reach(pat
         raise httpx.ConnectError("no route", request=request)
 
     clock = FakeClock()
-    vault = Vault(service=f"tokendesk-test-{uuid.uuid4().hex[:8]}")
     service = Service(
         paths=paths, vault=vault, http=new_http_client(transport=httpx.MockTransport(handle)), clock=clock
     )
@@ -142,7 +136,7 @@ async def test_disconnect_keeps_everything_when_the_provider_is_out_of_reach(pat
         await service.aclose()
 
 
-async def test_a_token_refreshed_for_a_failed_revocation_is_kept(paths: AppPaths) -> None:
+async def test_a_token_refreshed_for_a_failed_revocation_is_kept(paths: AppPaths, vault: Vault) -> None:
     """Bearer revocation refreshes an expired access token first; a rotating provider spent the old refresh
     token then, so when the revocation itself cannot be sent the new tokens must reach the keychain."""
     from desktop_app.core.accounts import Identity
@@ -159,7 +153,6 @@ async def test_a_token_refreshed_for_a_failed_revocation_is_kept(paths: AppPaths
         raise httpx.ConnectError("no route", request=request)
 
     clock = FakeClock()
-    vault = Vault(service=f"tokendesk-test-{uuid.uuid4().hex[:8]}")
     service = Service(
         paths=paths, vault=vault, http=new_http_client(transport=httpx.MockTransport(handle)), clock=clock
     )
@@ -191,7 +184,7 @@ async def test_a_token_refreshed_for_a_failed_revocation_is_kept(paths: AppPaths
         await service.aclose()
 
 
-async def test_bearer_revocation_refreshes_an_expired_access_token_first(paths: AppPaths) -> None:
+async def test_bearer_revocation_refreshes_an_expired_access_token_first(paths: AppPaths, vault: Vault) -> None:
     from desktop_app.core.accounts import Identity
     from desktop_app.core.providers import preset
     from desktop_app.core.tokens import TokenSet
@@ -206,7 +199,6 @@ async def test_bearer_revocation_refreshes_an_expired_access_token_first(paths: 
         return httpx.Response(200, content=b"null")
 
     clock = FakeClock()
-    vault = Vault(service=f"tokendesk-test-{uuid.uuid4().hex[:8]}")
     service = Service(
         paths=paths, vault=vault, http=new_http_client(transport=httpx.MockTransport(handle)), clock=clock
     )

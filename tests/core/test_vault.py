@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import uuid
+from collections.abc import Iterator
 
 import keyring
 import keyring.backends.chainer
@@ -21,6 +22,16 @@ from desktop_app.core.vault import SecretServiceBackend, Vault, VaultEntry, chec
 from tests.rig.keychain import Keychain
 
 pytestmark = pytest.mark.usefixtures("keychain")
+
+
+@pytest.fixture
+def vault(keychain: Keychain) -> Iterator[Vault]:
+    """Here, unlike the engine tests' in-memory one, the vault on the rig's real keychain."""
+    v = Vault(service=f"tokendesk-test-{uuid.uuid4().hex[:8]}")
+    yield v
+    v.close()
+
+
 TOKENS = TokenSet(
     access_token=Secret("at-vault-0001"),
     token_type="Bearer",

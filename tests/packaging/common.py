@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from desktop_app.ui.badges import ALL_LOOKS
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGING = ROOT / "packaging"
 RESOURCES = ROOT / "resources"
@@ -15,7 +17,8 @@ APP_ID = "dev.tokendesk.Tokendesk"
 DESKTOP_FILE = PACKAGING / f"{APP_ID}.desktop"
 METAINFO_FILE = PACKAGING / f"{APP_ID}.metainfo.xml"
 
-STATES = ("valid", "expiring", "refreshing", "retrying", "offline", "needs_sign_in", "config_error", "error")
+# Every state icon the UI's table of looks names (one per state, and offline).
+STATES = tuple(look.icon for look in ALL_LOOKS)
 PROVIDERS = ("google", "microsoft", "github", "gitlab", "slack", "auth0", "okta", "keycloak", "dropbox", "custom")
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
 import zipfile
 from collections.abc import Iterator
 from email.parser import Parser
+from pathlib import Path
 
 import pytest
 
@@ -20,8 +22,9 @@ SOURCES = ("pyproject.toml", "README.md", "desktop_app", "resources")
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[zipfile.ZipFile]:
-    """Built once from a clean copy of the sources, so no stale build/ or __pycache__ can leak into it."""
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """Built once from a clean copy of the sources, so no stale build/ or __pycache__ can leak into it;
+    the wheel's path and everything the build printed (pip's and the build backend's output)."""
     tmp = tmp_path_factory.mktemp("wheel")
     tree = tmp / "tree"
     for name in SOURCES:
@@ -33,7 +36,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[zipfile.ZipFile]
             shutil.copy(src, tree / name)
     out = tmp / "dist"
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(out), str(tree)],
+        # --verbose: the build backend's own output is what a user's `pip install` shows when it warns.
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--verbose", "--wheel-dir", str(out), str(tree)],
         capture_output=True,
         text=True,
         timeout=180,
@@ -41,8 +45,26 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[zipfile.ZipFile]
     )
     assert result.returncode == 0, result.stdout + result.stderr
     (path,) = out.glob("tokendesk-*.whl")
-    with zipfile.ZipFile(path) as zf:
+    return path, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def wheel(built: tuple[Path, str]) -> Iterator[zipfile.ZipFile]:
+    with zipfile.ZipFile(built[0]) as zf:
         yield zf
+
+
+def test_the_build_prints_no_warnings(built: tuple[Path, str]) -> None:
+    # Deprecations (e.g. `license` as a table) and packages setuptools was not told about print pages of
+    # text on every install; pip's own notes about the local index are not ours.
+    ours = [line for line in built[1].splitlines() if re.search(r"warn|deprecat", line, re.I)]
+    ours = [line for line in ours if "Location 'file:" not in line and "byte-compiling is disabled" not in line]
+    assert ours == [], "\n".join(ours)
+
+
+def test_the_license_is_an_spdx_expression(wheel: zipfile.ZipFile) -> None:
+    metadata = Parser().parsestr(_dist_info(wheel, "METADATA"))
+    assert metadata["License-Expression"] == "MIT"
 
 
 def _dist_info(zf: zipfile.ZipFile, name: str) -> str:

@@ -8,11 +8,8 @@ display).
 
 from __future__ import annotations
 
-import ctypes
 import os
-import selectors
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -26,37 +23,18 @@ from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import DBusConnection, open_dbus_connection
 from secretstorage.util import format_secret, open_session
 
+from tests.rig import daemon
+from tests.rig.daemon import START_TIMEOUT, DaemonError, dbus_daemon
+
 SECRETS_NAME = "org.freedesktop.secrets"
 SECRETS_PATH = "/org/freedesktop/secrets"
 # gnome-keyring's private interface: the only way to unlock without a prompter (seahorse and
 # gnome-keyring's own tests use it).
 GUILT_IFACE = "org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface"
-START_TIMEOUT = 10.0
-_PR_SET_PDEATHSIG = 1
-
-_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"""
 
 
-class KeychainError(RuntimeError):
+class KeychainError(DaemonError):
     pass
-
-
-def _die_with_parent() -> None:
-    # Runs in the child before exec: SIGTERM it when the test process dies without stop(), so a crashed
-    # run leaves no daemons behind (the daemons are in their own session, away from Ctrl-C).
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class Keychain:
@@ -89,18 +67,7 @@ class Keychain:
         dirs = {name: tmp / name for name in ("home", "data", "config", "cache", "run")}
         for d in dirs.values():
             d.mkdir(mode=0o700)
-        config = tmp / "bus.conf"
-        config.write_text(_BUS_CONFIG.format(socket=tmp / "bus"))
-        with (tmp / "dbus.log").open("wb") as log:
-            self._bus = subprocess.Popen(
-                ["dbus-daemon", "--nofork", f"--config-file={config}", "--print-address=1"],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
-        address = _read_line(self._bus, START_TIMEOUT, "dbus-daemon", tmp / "dbus.log")
+        self._bus, address = dbus_daemon(tmp)
         self.env = {"DBUS_SESSION_BUS_ADDRESS": address, "XDG_RUNTIME_DIR": str(dirs["run"])}
         daemon_env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -113,14 +80,12 @@ class Keychain:
         # --unlock reads the login keyring's password from stdin and creates that keyring (alias
         # "default") on first run.
         with (tmp / "keyring.log").open("wb") as log:
-            self._daemon = subprocess.Popen(
+            self._daemon = daemon.spawn(
                 ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
                 env=daemon_env,
                 stdin=subprocess.PIPE,
-                stdout=log,
+                stdout=log,  # readiness is seen on the bus, not in its output
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
             )
         assert self._daemon.stdin is not None
         self._daemon.stdin.write(self.password.encode())
@@ -158,16 +123,8 @@ class Keychain:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-        for proc in (self._daemon, self._bus):
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-        if self._bus is not None and self._bus.stdout is not None:
-            self._bus.stdout.close()
+        daemon.stop(self._daemon)
+        daemon.stop(self._bus)
         self._daemon = self._bus = None
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
@@ -231,20 +188,3 @@ class Keychain:
         assert self._tmp is not None
         path = self._tmp / name
         return path.read_text(errors="replace") if path.exists() else ""
-
-
-def _read_line(proc: subprocess.Popen[bytes], timeout: float, what: str, log: Path) -> str:
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    buf = b""
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        while b"\n" not in buf:
-            left = deadline - time.monotonic()
-            if left <= 0 or not sel.select(left):
-                raise KeychainError(f"{what} printed nothing in {timeout:.0f}s: {log.read_text(errors='replace')}")
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            if not chunk:
-                raise KeychainError(f"{what} exited ({proc.wait()}): {log.read_text(errors='replace')}")
-            buf += chunk
-    return buf.split(b"\n", 1)[0].decode().strip()

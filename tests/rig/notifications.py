@@ -21,7 +21,8 @@ from jeepney import DBusAddress, MessageType, new_error, new_method_return, new_
 from jeepney.bus_messages import message_bus
 from jeepney.io.threading import DBusConnection, open_dbus_connection
 
-from tests.rig.keychain import _BUS_CONFIG, START_TIMEOUT, _die_with_parent, _read_line
+from tests.rig import daemon
+from tests.rig.daemon import START_TIMEOUT
 
 NAME = "org.freedesktop.Notifications"
 PATH = "/org/freedesktop/Notifications"
@@ -40,32 +41,16 @@ class PrivateBus:
         if shutil.which("dbus-daemon") is None:
             raise RuntimeError("dbus-daemon not found; run `scripts/bootstrap test`")
         self._tmp = Path(tempfile.mkdtemp(prefix="tokendesk-bus-"))
-        config = self._tmp / "bus.conf"
-        config.write_text(_BUS_CONFIG.format(socket=self._tmp / "bus"))
-        with (self._tmp / "dbus.log").open("wb") as log:
-            self._proc = subprocess.Popen(
-                ["dbus-daemon", "--nofork", f"--config-file={config}", "--print-address=1"],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
         try:
-            self.address = _read_line(self._proc, START_TIMEOUT, "dbus-daemon", self._tmp / "dbus.log")
+            self._proc, self.address = daemon.dbus_daemon(self._tmp)
         except BaseException:
             self.stop()
             raise
         return self
 
     def stop(self) -> None:
-        if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.terminate()
-                self._proc.wait(timeout=5)
-            if self._proc.stdout is not None:
-                self._proc.stdout.close()
-            self._proc = None
+        daemon.stop(self._proc)
+        self._proc = None
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None

@@ -6,18 +6,18 @@ import contextlib
 import json
 import os
 import random
-import selectors
 import shutil
 import socket
 import ssl
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 import httpx
+
+from tests.rig import daemon
 
 OIDC_DIR = Path(__file__).resolve().parent / "oidc"
 
@@ -124,23 +124,13 @@ class OidcProvider:
         env = {**os.environ, "PORT": str(self._port), "RIG_EXACT_PORT": str(self.exact_port)}
         if self._preset is not None:
             env.update(RIG_PRESET=self._preset, **self._certificate())
-        self._proc = subprocess.Popen(
-            [node, "server.mjs"],
-            cwd=OIDC_DIR,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=fd,
-            start_new_session=True,
-        )
+        self._proc = daemon.spawn([node, "server.mjs"], cwd=OIDC_DIR, env=env, stdin=subprocess.PIPE, stderr=fd)
         os.close(fd)
         try:
-            line = self._read_ready_line()
+            line = daemon.read_line(self._proc, READY_TIMEOUT, "node", self._stderr)
             self.issuer = str(json.loads(line)["issuer"])
         except Exception as exc:
-            if self._proc is not None:
-                self._proc.terminate()
-                self._proc.wait(timeout=5)
+            daemon.stop(self._proc)
             stderr = self._stderr()
             self.stop()
             raise RuntimeError(f"OIDC provider failed to start: {exc}\n--- node stderr ---\n{stderr}") from exc
@@ -165,24 +155,6 @@ class OidcProvider:
         assert self.ca_file is not None
         return {"TLS_CERT": str(self.ca_file), "TLS_KEY": str(self._tls_dir / "key.pem")}
 
-    def _read_ready_line(self) -> str:
-        assert self._proc is not None
-        assert self._proc.stdout is not None
-        deadline = time.monotonic() + READY_TIMEOUT
-        buf = b""
-        with selectors.DefaultSelector() as sel:
-            sel.register(self._proc.stdout, selectors.EVENT_READ)
-            while b"\n" not in buf:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"no ready line within {READY_TIMEOUT:.0f}s")
-                if sel.select(left):
-                    chunk = os.read(self._proc.stdout.fileno(), 4096)
-                    if not chunk:
-                        raise RuntimeError(f"node exited with status {self._proc.wait()}")
-                    buf += chunk
-        return buf.split(b"\n", 1)[0].decode()
-
     def _stderr(self) -> str:
         if self._stderr_path is None or not self._stderr_path.exists():
             return ""
@@ -190,17 +162,7 @@ class OidcProvider:
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if proc is not None:
-            for pipe in (proc.stdin, proc.stdout):
-                if pipe is not None:
-                    pipe.close()
+        daemon.stop(proc)
         if self._stderr_path is not None:
             self._stderr_path.unlink(missing_ok=True)
             self._stderr_path = None

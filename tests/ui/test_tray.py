@@ -60,7 +60,7 @@ def test_one_notification_per_transition_and_click_opens_reconnect(
     assert window.isVisible()
     assert window.current_record() is not None and window.current_record().id == "acct2"  # type: ignore[union-attr]
     assert window.reconnect_action.isEnabled()
-    assert window.buttons[window.reconnect_action.text()].isDefault()
+    assert window.button(window.reconnect_action).isDefault()
 
 
 def test_several_at_once_are_summarised(

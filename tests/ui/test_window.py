@@ -31,7 +31,12 @@ def test_empty_state_then_list(app_ctl: tuple[Controller, FakeService], qloop: a
     assert all(a.isEnabled() for a in window.account_actions)
     fake.bus.emit(AccountChanged(make_record(1, AccountState.NEEDS_SIGN_IN)))
     assert not window.copy_action.isEnabled() and window.reconnect_action.isEnabled()
-    assert window.buttons[window.reconnect_action.text()].isDefault()
+    assert window.button(window.reconnect_action).isDefault()
+    # Each button follows its action, whatever its label says.
+    assert [b.isEnabled() for b in window.account_buttons] == [a.isEnabled() for a in window.account_actions]
+    assert (
+        not window.button(window.copy_action).isEnabled() and window.button(window.copy_action).text() == "Copy token"
+    )
     fake.bus.emit(AccountRemoved("acct1"))
     assert window.stack.currentWidget() is window.empty
 
@@ -66,7 +71,7 @@ def test_copy_token_and_header(app_ctl: tuple[Controller, FakeService], qloop: a
         window.copy_header_action.trigger()
         await settle(controller.bridge)
         assert clip.text() == f"Authorization: Bearer {token}"  # as `tokendesk token --header` prints it
-        assert window.buttons[window.copy_header_action.text()].text() == "Copy Authorization header"
+        assert window.button(window.copy_header_action).text() == "Copy Authorization header"
 
     qloop.run_until_complete(go())
     # No token in any window title, tooltip or accessible name.

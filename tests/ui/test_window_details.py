@@ -28,12 +28,12 @@ def test_refresh_all_is_off_when_every_account_needs_sign_in(
     fake.bus.emit(AccountChanged(make_record(2, AccountState.CONFIG_ERROR)))
 
     def tray_refresh_enabled() -> bool:
-        [action] = [a for a in controller.tray.menu.actions() if a.text() == "Refresh all"]
-        return action.isEnabled()
+        action = controller.tray.refresh_all_action
+        return action is not None and action.isEnabled()
 
     async def go() -> None:
         await until(lambda: len(controller.tray.menu.actions()) > 4, what="the tray menu")
-        assert not window.refresh_all_action.isEnabled() and not window.header_buttons["Refresh all"].isEnabled()
+        assert not window.refresh_all_action.isEnabled() and not window.button(window.refresh_all_action).isEnabled()
         assert not tray_refresh_enabled()
         window.refresh_all()  # from the tray, which may still show it: says why nothing happens
         assert "Nothing to refresh" in window.statusBar().currentMessage()
@@ -76,7 +76,7 @@ def test_a_restored_window_larger_than_the_screen_is_clamped(paths: AppPaths, qt
     frame = second.window.frameGeometry()
     assert area.contains(frame), (frame, area)
     second.window.show()
-    buttons = second.window.buttons.values()
+    buttons = second.window.account_buttons
     assert all(area.contains(b.mapToGlobal(b.rect().center())) for b in buttons)
 
 
@@ -93,10 +93,10 @@ def test_account_buttons_wrap_instead_of_leaving_the_window(
     window.resize(600, 380)
     qtbot.waitUntil(lambda: window.width() == 600)
     rows = set()
-    for button in window.buttons.values():
+    for button in window.account_buttons:
         box = button.geometry()
         assert window.list_page.rect().contains(box), button.text()
         rows.add(box.y())
     assert len(rows) == 2  # wrapped onto a second line
-    disconnect = window.buttons[window.disconnect_action.text()]
+    disconnect = window.button(window.disconnect_action)
     assert disconnect.geometry().right() == window.list_page.rect().right()  # still at the right end
