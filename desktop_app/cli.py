@@ -21,7 +21,7 @@ from .core.defaults import MIN_VALID_S, SIGN_IN_TIMEOUT_S
 from .core.errors import TokendeskError, UsageError
 from .core.logsetup import configure_logging
 from .core.paths import AppPaths
-from .core.providers import PRESETS, ClientAuth
+from .core.providers import PRESETS, ClientAuth, PresetParam, preset_parameters
 from .exporting import DEFAULT_ENV, env_name
 from .formats import FORMATS
 from .gitcredential import check_username
@@ -106,8 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=[m.value for m in ClientAuth],
         help="how to authenticate at the token endpoint (default: from discovery or the preset)",
     )
-    for param in ("tenant", "domain", "realm", "server"):
-        c.add_argument(f"--{param}", help=f"preset parameter: {param}")
+    for name, uses in preset_parameters().items():
+        c.add_argument(f"--{name}", metavar=name.upper(), help=_param_help(uses))
     c.add_argument(
         "--timeout", type=float, default=SIGN_IN_TIMEOUT_S, metavar="SECONDS", help="how long to wait for the sign-in"
     )
@@ -205,6 +205,14 @@ async def _no_browser(url: str) -> bool:
     return False
 
 
+def _param_help(uses: list[tuple[str, PresetParam]]) -> str:
+    """`--domain`'s help: what it is (one preset's own words, or the kind when several take it), and for which."""
+    helps = {p.help for _, p in uses}
+    what = helps.pop() if len(helps) == 1 else uses[0][1].kind.description
+    which = ", ".join(key + (f" (default {p.default})" if p.default else "") for key, p in uses)
+    return f"{what}; for --provider {which}".replace("%", "%%")
+
+
 def _connect_request(args: argparse.Namespace) -> Any:
     from .core.secrets import Secret
     from .core.service import ConnectRequest
@@ -216,7 +224,7 @@ def _connect_request(args: argparse.Namespace) -> Any:
             raise UsageError("--client-secret-stdin was given but standard input had no secret.")
         secret = Secret(line)
     scopes = tuple(s for chunk in args.scope for s in chunk.split())
-    params = {k: v for k in ("tenant", "domain", "realm", "server") if (v := getattr(args, k))}
+    params = {k: v for k in preset_parameters() if (v := getattr(args, k))}
     if params and not args.provider:
         raise UsageError(f"--{next(iter(params))} only goes with --provider.")
     return ConnectRequest(

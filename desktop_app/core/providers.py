@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import Enum, StrEnum
+from string import Formatter
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -231,247 +232,324 @@ _SLACK_ERRORS = {
 }
 
 
+class SpecTemplate(ProviderSpec):
+    """A preset's ProviderSpec before its parameters are known: str fields (and tuples of them) may hold
+    `{param}` placeholders (`{{`/`}}` for a literal brace). Typed like ProviderSpec, so a misspelled field
+    or quirk fails at import; the endpoint checks run on the filled spec (`Preset.build`), not here."""
+
+    def __post_init__(self) -> None:
+        pass  # "https://{domain}/token" is not a URL yet
+
+
+class ParamKind(StrEnum):
+    """How a preset parameter is cleaned before it goes into URLs."""
+
+    DOMAIN = "domain"  # a host (with port and path prefix, if any) or https:// URL, lower-cased host
+    SEGMENT = "segment"  # one URL path segment: a tenant, realm or server ID
+
+    @property
+    def description(self) -> str:
+        return "a host name or https:// URL" if self is ParamKind.DOMAIN else "a name without / ? # @ or spaces"
+
+
 @dataclass(frozen=True)
-class Preset:
-    """A provider template; `{name}` placeholders are filled from user parameters (tenant, domain, realm)."""
+class PresetParam:
+    """A value the user gives for a preset (`--name` on the command line, a field in the connect dialog)."""
 
-    key: str
-    display_name: str
-    template: Mapping[str, Any]
-    params: Mapping[str, str | None] = field(default_factory=dict)  # name -> default (None: required)
-    help: str = ""
+    name: str
+    help: str  # says what it is, with an example
+    default: str | None = None  # None: required
+    kind: ParamKind = ParamKind.SEGMENT
 
-    def build(self, values: Mapping[str, str] | None = None) -> ProviderSpec:
-        given = {k: v for k, v in (values or {}).items() if v}
-        unknown = set(given) - set(self.params)
-        if unknown:
-            raise UsageError(f"{self.display_name} does not take {', '.join(sorted(unknown))}.")
-        filled: dict[str, str] = {}
-        for name, default in self.params.items():
-            value = given.get(name, default)
-            if not value:
-                raise UsageError(f"{self.display_name} needs --{name} ({self.help or name}).")
-            filled[name] = _clean_param(name, value)
-        data = {k: _fill(v, filled) for k, v in self.template.items()}
-        return ProviderSpec.from_json({"key": self.key, "display_name": self.display_name, **data})
+    @property
+    def label(self) -> str:
+        return self.name.capitalize()
+
+    @property
+    def required(self) -> bool:
+        return self.default is None
+
+    def clean(self, value: str) -> str:
+        value = value.strip()
+        if self.kind is ParamKind.DOMAIN:
+            # Accept "example.okta.com" as well as "https://example.okta.com/".
+            parts = urlsplit(value if "://" in value else f"https://{value}")
+            if parts.scheme != "https" or not parts.hostname:
+                raise UsageError(f"{value!r} is not a domain name or https:// URL.")
+            host = parts.hostname + (f":{parts.port}" if parts.port else "")  # hostname is lower-cased
+            return (host + parts.path).rstrip("/")
+        if not value or any(c in value for c in "/?#@ "):
+            raise UsageError(f"{value!r} is not a valid {self.name}.")
+        return value
 
 
-def _clean_param(name: str, value: str) -> str:
-    value = value.strip()
-    if name == "domain":
-        # Accept "example.okta.com" as well as "https://example.okta.com/".
-        parts = urlsplit(value if "://" in value else f"https://{value}")
-        if parts.scheme != "https" or not parts.hostname:
-            raise UsageError(f"{value!r} is not a domain name or https:// URL.")
-        host = parts.hostname + (f":{parts.port}" if parts.port else "")  # hostname is lower-cased
-        return (host + parts.path).rstrip("/")
-    if not value or any(c in value for c in "/?#@ "):
-        raise UsageError(f"{value!r} is not a valid {name}.")
-    return value
+def _placeholders(value: object) -> set[str]:
+    if isinstance(value, str) and not isinstance(value, Enum):
+        return {name for _, name, _, _ in Formatter().parse(value) if name is not None}
+    if isinstance(value, tuple):
+        return set().union(*(_placeholders(v) for v in value))
+    return set()
 
 
 def _fill(value: Any, params: Mapping[str, str]) -> Any:
-    if isinstance(value, str):
-        return value.format(**params)
-    if isinstance(value, list | tuple):
-        return [_fill(v, params) for v in value]
+    if isinstance(value, str) and not isinstance(value, Enum):
+        return value.format_map(params)
+    if isinstance(value, tuple):
+        return tuple(_fill(v, params) for v in value)
     return value
 
 
-_OIDC_SCOPES = ["openid", "email", "profile", "offline_access"]
+@dataclass(frozen=True)
+class Preset:
+    """A provider's spec with `{name}` placeholders for the parameters it declares (tenant, domain, realm)."""
+
+    template: SpecTemplate
+    params: tuple[PresetParam, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Raised at import: a placeholder nobody can fill, or a parameter nothing uses, is a typo.
+        used = set().union(*(_placeholders(getattr(self.template, f.name)) for f in dataclasses.fields(ProviderSpec)))
+        declared = [p.name for p in self.params]
+        if used != set(declared) or len(declared) != len(set(declared)):
+            raise ValueError(f"preset {self.key!r} uses placeholders {sorted(used)} but declares {declared}")
+
+    @property
+    def key(self) -> str:
+        return self.template.key
+
+    @property
+    def display_name(self) -> str:
+        return self.template.display_name
+
+    @property
+    def help(self) -> str:
+        return "; ".join(p.help for p in self.params)
+
+    def build(self, values: Mapping[str, str] | None = None) -> ProviderSpec:
+        given = {k: v for k, v in (values or {}).items() if v}
+        unknown = set(given) - {p.name for p in self.params}
+        if unknown:
+            raise UsageError(f"{self.display_name} does not take {', '.join(sorted(unknown))}.")
+        filled: dict[str, str] = {}
+        for p in self.params:
+            value = given.get(p.name, p.default)
+            if not value:
+                raise UsageError(f"{self.display_name} needs --{p.name} ({p.help}).")
+            filled[p.name] = p.clean(value)
+        fields = dataclasses.fields(ProviderSpec)
+        return ProviderSpec(**{f.name: _fill(getattr(self.template, f.name), filled) for f in fields})
+
+
+_OIDC_SCOPES = ("openid", "email", "profile", "offline_access")
+_DOMAIN = ParamKind.DOMAIN
 
 PRESETS: dict[str, Preset] = {
     p.key: p
     for p in (
         Preset(
-            "google",
-            "Google",
-            {
-                "issuer": "https://accounts.google.com",
-                "authorization_endpoint": "https://accounts.google.com/o/oauth2/v2/auth",
-                "token_endpoint": "https://oauth2.googleapis.com/token",
-                "revocation_endpoint": "https://oauth2.googleapis.com/revoke",
+            SpecTemplate(
+                key="google",
+                display_name="Google",
+                issuer="https://accounts.google.com",
+                authorization_endpoint="https://accounts.google.com/o/oauth2/v2/auth",
+                token_endpoint="https://oauth2.googleapis.com/token",
+                revocation_endpoint="https://oauth2.googleapis.com/revoke",
                 # Google allows only a few scopes in the device flow (openid, email, profile, Drive files,
                 # YouTube); other scopes fail with invalid_scope, and the client must be a "TVs and Limited
                 # Input devices" one (see _GOOGLE_ADVICE).
-                "device_authorization_endpoint": "https://oauth2.googleapis.com/device/code",
-                "userinfo_endpoint": "https://openidconnect.googleapis.com/v1/userinfo",
-                "jwks_uri": "https://www.googleapis.com/oauth2/v3/certs",
-                "default_scopes": ["openid", "email", "profile"],
+                device_authorization_endpoint="https://oauth2.googleapis.com/device/code",
+                userinfo_endpoint="https://openidconnect.googleapis.com/v1/userinfo",
+                jwks_uri="https://www.googleapis.com/oauth2/v3/certs",
+                default_scopes=("openid", "email", "profile"),
                 # Google ignores offline_access; it wants these, and prompt=consent to re-issue a refresh token.
-                "offline_access": "params",
-                "extra_auth_params": [["access_type", "offline"], ["prompt", "consent"]],
+                offline_access=OfflineAccess.PARAMS,
+                extra_auth_params=(("access_type", "offline"), ("prompt", "consent")),
                 # Desktop-app clients still get (non-confidential) secrets, which Google requires.
-                "client_auth": "client_secret_post",
-                "requires_secret": True,
-                "quirks": ["issuer-without-scheme"],
-                "grants_pages": ["https://myaccount.google.com/permissions"],
-                "advice": _GOOGLE_ADVICE,
-            },
+                client_auth=ClientAuth.POST,
+                requires_secret=True,
+                quirks=frozenset({Quirk.ISSUER_WITHOUT_SCHEME}),
+                grants_pages=("https://myaccount.google.com/permissions",),
+                advice=_GOOGLE_ADVICE,
+            )
         ),
         Preset(
-            "microsoft",
-            "Microsoft",
-            {
-                "issuer": "https://login.microsoftonline.com/{tenant}/v2.0",
-                "authorization_endpoint": "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize",
-                "token_endpoint": "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
-                "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
-                "jwks_uri": "https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys",
-                "device_authorization_endpoint": "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/devicecode",
-                "default_scopes": _OIDC_SCOPES,
-                "offline_access": "scope",
-                "consent_for_offline": False,
+            SpecTemplate(
+                key="microsoft",
+                display_name="Microsoft",
+                issuer="https://login.microsoftonline.com/{tenant}/v2.0",
+                authorization_endpoint="https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize",
+                token_endpoint="https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
+                userinfo_endpoint="https://graph.microsoft.com/oidc/userinfo",
+                jwks_uri="https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys",
+                device_authorization_endpoint="https://login.microsoftonline.com/{tenant}/oauth2/v2.0/devicecode",
+                default_scopes=_OIDC_SCOPES,
+                offline_access=OfflineAccess.SCOPE,
+                consent_for_offline=False,
                 # Entra ID desktop registrations use "http://localhost" redirects (any port is accepted).
-                "redirect_host": "localhost",
+                redirect_host="localhost",
                 # Entra rotates refresh tokens without revoking the previous one; there is no RFC 7009 endpoint.
-                "quirks": ["issuer-per-tenant", "refresh-sends-scope"],
-                "revocation": "none",
+                quirks=frozenset({Quirk.ISSUER_PER_TENANT, Quirk.REFRESH_SENDS_SCOPE}),
+                revocation=RevocationKind.NONE,
                 # Work or school accounts, then personal Microsoft accounts.
-                "grants_pages": ["https://myapplications.microsoft.com", "https://account.live.com/consent/Manage"],
-                "advice": _MS_ADVICE,
-            },
-            params={"tenant": "common"},
-            help="directory (tenant) ID or domain; common, organizations or consumers",
+                grants_pages=("https://myapplications.microsoft.com", "https://account.live.com/consent/Manage"),
+                advice=_MS_ADVICE,
+            ),
+            params=(
+                PresetParam("tenant", "directory (tenant) ID or domain; common, organizations or consumers", "common"),
+            ),
         ),
         Preset(
-            "github",
-            "GitHub",
-            {
-                "authorization_endpoint": "https://github.com/login/oauth/authorize",
-                "token_endpoint": "https://github.com/login/oauth/access_token",
-                "userinfo_endpoint": "https://api.github.com/user",
+            SpecTemplate(
+                key="github",
+                display_name="GitHub",
+                authorization_endpoint="https://github.com/login/oauth/authorize",
+                token_endpoint="https://github.com/login/oauth/access_token",
+                userinfo_endpoint="https://api.github.com/user",
                 # Needs "Enable Device Flow" in the app's settings, else device_flow_disabled.
-                "device_authorization_endpoint": "https://github.com/login/device/code",
-                "default_scopes": [],
+                device_authorization_endpoint="https://github.com/login/device/code",
+                default_scopes=(),
                 # GitHub App user tokens expire after 8 h and come with a refresh token that itself expires
                 # (refresh_token_expires_in); OAuth App tokens never expire and have none.
-                "offline_access": "always",
-                "client_auth": "client_secret_post",
-                "requires_secret": True,
-                "quirks": ["errors-in-200", "comma-scopes"],
-                "error_aliases": _GITHUB_ERRORS,
-                # Not RFC 7009: deleting the grant ends all of the app's tokens for this user.
-                "revocation": "github-grant",
-                "revocation_endpoint": "https://api.github.com/applications/{{client_id}}/grant",
-                "grants_pages": ["https://github.com/settings/applications"],
-            },
+                offline_access=OfflineAccess.ALWAYS,
+                client_auth=ClientAuth.POST,
+                requires_secret=True,
+                quirks=frozenset({Quirk.ERRORS_IN_200, Quirk.COMMA_SCOPES}),
+                error_aliases=_GITHUB_ERRORS,
+                # Not RFC 7009: deleting the grant ends all of the app's tokens for this user; revocation.py
+                # puts in the client ID.
+                revocation=RevocationKind.GITHUB_GRANT,
+                revocation_endpoint="https://api.github.com/applications/{{client_id}}/grant",
+                grants_pages=("https://github.com/settings/applications",),
+            )
         ),
         Preset(
-            "gitlab",
-            "GitLab",
-            {
-                "issuer": "https://{domain}",
-                "authorization_endpoint": "https://{domain}/oauth/authorize",
-                "token_endpoint": "https://{domain}/oauth/token",
-                "revocation_endpoint": "https://{domain}/oauth/revoke",
-                "userinfo_endpoint": "https://{domain}/oauth/userinfo",
-                "jwks_uri": "https://{domain}/oauth/discovery/keys",
-                "device_authorization_endpoint": "https://{domain}/oauth/authorize_device",
-                "default_scopes": ["openid", "email", "profile", "read_user"],
+            SpecTemplate(
+                key="gitlab",
+                display_name="GitLab",
+                issuer="https://{domain}",
+                authorization_endpoint="https://{domain}/oauth/authorize",
+                token_endpoint="https://{domain}/oauth/token",
+                revocation_endpoint="https://{domain}/oauth/revoke",
+                userinfo_endpoint="https://{domain}/oauth/userinfo",
+                jwks_uri="https://{domain}/oauth/discovery/keys",
+                device_authorization_endpoint="https://{domain}/oauth/authorize_device",
+                default_scopes=("openid", "email", "profile", "read_user"),
                 # GitLab always issues a refresh token and rotates it on every use.
-                "offline_access": "always",
-                "grants_pages": ["https://{domain}/-/user_settings/applications"],
-            },
-            params={"domain": "gitlab.com"},
-            help="your GitLab host, e.g. gitlab.example.com",
+                offline_access=OfflineAccess.ALWAYS,
+                grants_pages=("https://{domain}/-/user_settings/applications",),
+            ),
+            params=(PresetParam("domain", "your GitLab host, e.g. gitlab.example.com", "gitlab.com", _DOMAIN),),
         ),
         Preset(
-            "slack",
-            "Slack",
-            {
-                "authorization_endpoint": "https://slack.com/oauth/v2/authorize",
-                "token_endpoint": "https://slack.com/api/oauth.v2.access",
-                "default_scopes": [],
+            SpecTemplate(
+                key="slack",
+                display_name="Slack",
+                authorization_endpoint="https://slack.com/oauth/v2/authorize",
+                token_endpoint="https://slack.com/api/oauth.v2.access",
+                default_scopes=(),
                 # With token rotation enabled the app gets single-use refresh tokens, every one rotated.
-                "offline_access": "always",
-                "client_auth": "client_secret_post",
-                "requires_secret": True,
-                "quirks": [
-                    "errors-in-200",
-                    "non-bearer-token-type",
-                    "token-type-optional",
-                    "slack-authed-user",
-                    "comma-scopes",
-                ],
-                "error_aliases": _SLACK_ERRORS,
-                "revocation": "slack-auth-revoke",
-                "revocation_endpoint": "https://slack.com/api/auth.revoke",
+                offline_access=OfflineAccess.ALWAYS,
+                client_auth=ClientAuth.POST,
+                requires_secret=True,
+                quirks=frozenset(
+                    {
+                        Quirk.ERRORS_IN_200,
+                        Quirk.NON_BEARER_TOKEN_TYPE,
+                        Quirk.TOKEN_TYPE_OPTIONAL,
+                        Quirk.SLACK_AUTHED_USER,
+                        Quirk.COMMA_SCOPES,
+                    }
+                ),
+                error_aliases=_SLACK_ERRORS,
+                revocation=RevocationKind.SLACK_AUTH_REVOKE,
+                revocation_endpoint="https://slack.com/api/auth.revoke",
                 # Redirects to the signed-in workspace's app management.
-                "grants_pages": ["https://slack.com/apps/manage"],
-            },
+                grants_pages=("https://slack.com/apps/manage",),
+            )
         ),
         Preset(
-            "auth0",
-            "Auth0",
-            {
-                "issuer": "https://{domain}/",
-                "authorization_endpoint": "https://{domain}/authorize",
-                "token_endpoint": "https://{domain}/oauth/token",
-                "revocation_endpoint": "https://{domain}/oauth/revoke",
-                "userinfo_endpoint": "https://{domain}/userinfo",
-                "jwks_uri": "https://{domain}/.well-known/jwks.json",
-                "device_authorization_endpoint": "https://{domain}/oauth/device/code",
-                "default_scopes": _OIDC_SCOPES,
-                "consent_for_offline": False,
-            },
-            params={"domain": None},
-            help="your Auth0 tenant domain, e.g. example.eu.auth0.com",
+            SpecTemplate(
+                key="auth0",
+                display_name="Auth0",
+                issuer="https://{domain}/",
+                authorization_endpoint="https://{domain}/authorize",
+                token_endpoint="https://{domain}/oauth/token",
+                revocation_endpoint="https://{domain}/oauth/revoke",
+                userinfo_endpoint="https://{domain}/userinfo",
+                jwks_uri="https://{domain}/.well-known/jwks.json",
+                device_authorization_endpoint="https://{domain}/oauth/device/code",
+                default_scopes=_OIDC_SCOPES,
+                consent_for_offline=False,
+            ),
+            params=(PresetParam("domain", "your Auth0 tenant domain, e.g. example.eu.auth0.com", kind=_DOMAIN),),
         ),
         Preset(
-            "okta",
-            "Okta",
-            {
-                "issuer": "https://{domain}/oauth2/{server}",
-                "authorization_endpoint": "https://{domain}/oauth2/{server}/v1/authorize",
-                "token_endpoint": "https://{domain}/oauth2/{server}/v1/token",
-                "revocation_endpoint": "https://{domain}/oauth2/{server}/v1/revoke",
-                "userinfo_endpoint": "https://{domain}/oauth2/{server}/v1/userinfo",
-                "jwks_uri": "https://{domain}/oauth2/{server}/v1/keys",
-                "device_authorization_endpoint": "https://{domain}/oauth2/{server}/v1/device/authorize",
-                "default_scopes": _OIDC_SCOPES,
-                "consent_for_offline": False,
-            },
-            params={"domain": None, "server": "default"},
-            help="your Okta domain, e.g. example.okta.com",
+            SpecTemplate(
+                key="okta",
+                display_name="Okta",
+                issuer="https://{domain}/oauth2/{server}",
+                authorization_endpoint="https://{domain}/oauth2/{server}/v1/authorize",
+                token_endpoint="https://{domain}/oauth2/{server}/v1/token",
+                revocation_endpoint="https://{domain}/oauth2/{server}/v1/revoke",
+                userinfo_endpoint="https://{domain}/oauth2/{server}/v1/userinfo",
+                jwks_uri="https://{domain}/oauth2/{server}/v1/keys",
+                device_authorization_endpoint="https://{domain}/oauth2/{server}/v1/device/authorize",
+                default_scopes=_OIDC_SCOPES,
+                consent_for_offline=False,
+            ),
+            params=(
+                PresetParam("domain", "your Okta domain, e.g. example.okta.com", kind=_DOMAIN),
+                PresetParam("server", "the authorization server ID, e.g. aus1a2b3c4d", "default"),
+            ),
         ),
         Preset(
-            "keycloak",
-            "Keycloak",
-            {
-                "issuer": "https://{domain}/realms/{realm}",
-                "authorization_endpoint": "https://{domain}/realms/{realm}/protocol/openid-connect/auth",
-                "token_endpoint": "https://{domain}/realms/{realm}/protocol/openid-connect/token",
-                "revocation_endpoint": "https://{domain}/realms/{realm}/protocol/openid-connect/revoke",
-                "userinfo_endpoint": "https://{domain}/realms/{realm}/protocol/openid-connect/userinfo",
-                "jwks_uri": "https://{domain}/realms/{realm}/protocol/openid-connect/certs",
-                "device_authorization_endpoint": "https://{domain}/realms/{realm}/protocol/openid-connect/auth/device",
-                "default_scopes": _OIDC_SCOPES,
-                "consent_for_offline": False,
-            },
-            params={"domain": None, "realm": None},
-            help="your Keycloak host (and path prefix, if any) and realm",
+            SpecTemplate(
+                key="keycloak",
+                display_name="Keycloak",
+                issuer="https://{domain}/realms/{realm}",
+                authorization_endpoint="https://{domain}/realms/{realm}/protocol/openid-connect/auth",
+                token_endpoint="https://{domain}/realms/{realm}/protocol/openid-connect/token",
+                revocation_endpoint="https://{domain}/realms/{realm}/protocol/openid-connect/revoke",
+                userinfo_endpoint="https://{domain}/realms/{realm}/protocol/openid-connect/userinfo",
+                jwks_uri="https://{domain}/realms/{realm}/protocol/openid-connect/certs",
+                device_authorization_endpoint="https://{domain}/realms/{realm}/protocol/openid-connect/auth/device",
+                default_scopes=_OIDC_SCOPES,
+                consent_for_offline=False,
+            ),
+            params=(
+                PresetParam("domain", "your Keycloak host and path prefix, if any, e.g. sso.example.com", kind=_DOMAIN),
+                PresetParam("realm", "the realm, e.g. staff"),
+            ),
         ),
         Preset(
-            "dropbox",
-            "Dropbox",
-            {
-                "issuer": "https://www.dropbox.com",
-                "authorization_endpoint": "https://www.dropbox.com/oauth2/authorize",
-                "token_endpoint": "https://api.dropboxapi.com/oauth2/token",
-                "userinfo_endpoint": "https://api.dropboxapi.com/2/openid/userinfo",
-                "jwks_uri": "https://www.dropbox.com/oauth2/jwks",
-                "default_scopes": [],
-                "offline_access": "params",
-                "extra_auth_params": [["token_access_type", "offline"]],
-                "revocation": "dropbox-token-revoke",
-                "revocation_endpoint": "https://api.dropboxapi.com/2/auth/token/revoke",
-                "grants_pages": ["https://www.dropbox.com/account/connected_apps"],
-                "redirect_host": "localhost",
-            },
+            SpecTemplate(
+                key="dropbox",
+                display_name="Dropbox",
+                issuer="https://www.dropbox.com",
+                authorization_endpoint="https://www.dropbox.com/oauth2/authorize",
+                token_endpoint="https://api.dropboxapi.com/oauth2/token",
+                userinfo_endpoint="https://api.dropboxapi.com/2/openid/userinfo",
+                jwks_uri="https://www.dropbox.com/oauth2/jwks",
+                default_scopes=(),
+                offline_access=OfflineAccess.PARAMS,
+                extra_auth_params=(("token_access_type", "offline"),),
+                revocation=RevocationKind.DROPBOX_TOKEN_REVOKE,
+                revocation_endpoint="https://api.dropboxapi.com/2/auth/token/revoke",
+                grants_pages=("https://www.dropbox.com/account/connected_apps",),
+                redirect_host="localhost",
+            )
         ),
     )
 }
+
+
+def preset_parameters() -> dict[str, list[tuple[str, PresetParam]]]:
+    """Every parameter name some preset takes, with (preset key, declaration) for each preset taking it."""
+    found: dict[str, list[tuple[str, PresetParam]]] = {}
+    for key, p in PRESETS.items():
+        for param in p.params:
+            found.setdefault(param.name, []).append((key, param))
+    return found
 
 
 def preset(key: str, **params: str) -> ProviderSpec:

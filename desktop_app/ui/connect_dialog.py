@@ -380,14 +380,15 @@ class ConnectDialog(QDialog):
             self._mode_changed()
         else:
             preset = PRESETS[key]
-            for name, default in preset.params.items():
-                field = _line(default or preset.help, name.capitalize())
-                self.param_fields[name] = field
-                self.params_form.addRow(f"{name.capitalize()}:", field)
+            for param in preset.params:  # labels, hints and defaults from the preset's declarations
+                field = _line(param.help if param.required else f"Default: {param.default}", param.label)
+                field.editor.setToolTip(param.help.capitalize() + ".")
+                self.param_fields[param.name] = field
+                self.params_form.addRow(f"{param.label}:", field)
             self.params_box.setVisible(bool(preset.params))
-            spec_scopes = " ".join(preset.template.get("default_scopes", ())) or "the app's configured scopes"
+            spec_scopes = " ".join(preset.template.default_scopes) or "the app's configured scopes"
             self.scopes.editor.setPlaceholderText(f"Default: {spec_scopes}")
-            requires = bool(preset.template.get("requires_secret"))
+            requires = preset.template.requires_secret
             self.client_secret.editor.setPlaceholderText("Required" if requires else "Only for confidential clients")
             self.hint.setText(preset.help.capitalize() + "." if preset.help else "")
         self.hint.setVisible(bool(self.hint.text()))
@@ -504,9 +505,9 @@ class ConnectDialog(QDialog):
         else:
             preset = PRESETS[key]
             params = {name: field.text for name, field in self.param_fields.items() if field.text}
-            for name, field in self.param_fields.items():
-                if not field.text and preset.params.get(name) is None:
-                    bad(field, f"Required: {preset.help or name}.")
+            for param in preset.params:
+                if param.required and not self.param_fields[param.name].text:
+                    bad(self.param_fields[param.name], f"Required: {param.help}.")
             if ok:
                 try:
                     spec = preset.build(params)

@@ -35,7 +35,7 @@ def offer_device(box: QCheckBox, preset: str | None, use_issuer: QRadioButton) -
         offered = use_issuer.isChecked()
         why = "If the issuer's metadata names a device authorization endpoint (RFC 8628)."
     else:
-        offered = bool(PRESETS[preset].template.get("device_authorization_endpoint"))
+        offered = bool(PRESETS[preset].template.device_authorization_endpoint)
         why = "Shows a code to enter in a browser elsewhere." if offered else "This provider has no device flow."
     box.setEnabled(offered)
     if not offered:

@@ -311,7 +311,7 @@ def test_presets_that_have_a_device_flow_know_its_endpoint() -> None:
     }
     assert set(expected) == set(PRESETS)
     for key, endpoint in expected.items():
-        wanted = {k: v for k, v in params.items() if k in PRESETS[key].params}
+        wanted = {k: v for k, v in params.items() if k in {p.name for p in PRESETS[key].params}}
         assert preset(key, **wanted).device_authorization_endpoint == endpoint, key
 
 

@@ -28,9 +28,7 @@ def build_url(spec: ProviderSpec, scopes: tuple[str, ...] | None = None) -> dict
 
 @pytest.mark.parametrize("key", sorted(PRESETS))
 def test_every_preset_builds_with_https_endpoints_and_round_trips(key: str) -> None:
-    params = {
-        name: "example.test" if name == "domain" else "acme" for name, d in PRESETS[key].params.items() if d is None
-    }
+    params = {p.name: "example.test" if p.name == "domain" else "acme" for p in PRESETS[key].params if p.required}
     spec = preset(key, **params)
     assert spec.authorization_endpoint.startswith("https://")
     assert spec.token_endpoint.startswith("https://")
