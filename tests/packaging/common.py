@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from desktop_app.core.providers import PRESETS
 from desktop_app.ui.badges import ALL_LOOKS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,7 +20,8 @@ METAINFO_FILE = PACKAGING / f"{APP_ID}.metainfo.xml"
 
 # Every state icon the UI's table of looks names (one per state, and offline).
 STATES = tuple(look.icon for look in ALL_LOOKS)
-PROVIDERS = ("google", "microsoft", "github", "gitlab", "slack", "auth0", "okta", "keycloak", "dropbox", "custom")
+# One icon per preset, and one for custom providers (issuer or endpoints given by hand).
+PROVIDERS = (*PRESETS, "custom")
 
 
 def tool(name: str) -> str:
