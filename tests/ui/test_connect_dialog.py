@@ -12,6 +12,7 @@ import pytest
 
 from desktop_app.core.oauth import new_http_client
 from desktop_app.core.paths import AppPaths
+from desktop_app.core.providers import PRESETS
 from desktop_app.core.service import Service
 from desktop_app.core.vault import Vault
 from desktop_app.ui.bridge import Bridge
@@ -103,6 +104,28 @@ def test_preset_parameters_and_secret(dialog: ConnectDialog) -> None:
     request = dialog.validate()
     assert request is not None and request.scopes == ("repo", "read:user")
     assert request.client_secret is not None and request.client_secret.reveal() == "s3cret-value"
+
+
+@pytest.mark.parametrize("key", sorted(PRESETS))
+def test_preset_parameter_fields_follow_the_declarations(dialog: ConnectDialog, key: str) -> None:
+    params = PRESETS[key].params
+    dialog.select_provider(key)
+    dialog.client_id.editor.setText("abc")
+    dialog.client_secret.editor.setText("s3cret-value")
+    assert list(dialog.param_fields) == [p.name for p in params]
+    assert dialog.params_box.isVisibleTo(dialog) == bool(params)
+    for p in params:
+        field = dialog.param_fields[p.name]
+        assert dialog.params_form.labelForField(field).text() == f"{p.label}:"  # type: ignore[attr-defined]
+        assert field.editor.placeholderText() == (p.help if p.required else f"Default: {p.default}")
+    request = dialog.validate()
+    if any(p.required for p in params):
+        assert request is None
+    else:  # optional parameters left empty take their defaults
+        assert request is not None and request.preset == key and request.preset_params == {}
+    for p in params:
+        error = dialog.param_fields[p.name].error
+        assert (f"Required: {p.help}." == error.text()) if p.required else error.isHidden()
 
 
 class _HtmlHandler(http.server.BaseHTTPRequestHandler):
