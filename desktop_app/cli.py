@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from . import __version__
 from .core.accounts import AccountRecord, effective_state
-from .core.defaults import MIN_VALID_S, SIGN_IN_TIMEOUT_S
+from .core.defaults import DEVICE_WAIT_MAX_S, MIN_VALID_S, SIGN_IN_TIMEOUT_S
 from .core.errors import TokendeskError, UsageError
 from .core.logsetup import configure_logging
 from .core.paths import AppPaths
@@ -30,6 +30,10 @@ from .tokenpath import TOOL_MIN_VALID_S, IssuedToken
 log = logging.getLogger("tokendesk.cli")
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+TIMEOUT_HELP = (
+    f"how long to wait for the sign-in (default {SIGN_IN_TIMEOUT_S:g} for the browser; with --device, as long as "
+    f"the code lives, at most {DEVICE_WAIT_MAX_S:g})"
+)
 T = TypeVar("T")
 
 
@@ -108,14 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for name, uses in preset_parameters().items():
         c.add_argument(f"--{name}", metavar=name.upper(), help=_param_help(uses))
-    c.add_argument(
-        "--timeout", type=float, default=SIGN_IN_TIMEOUT_S, metavar="SECONDS", help="how long to wait for the sign-in"
-    )
+    c.add_argument("--timeout", type=_seconds, metavar="SECONDS", help=TIMEOUT_HELP)
     _sign_in_choice(c)
 
     r = sub.add_parser("reconnect", help="sign in again to an existing account")
     r.add_argument("name")
-    r.add_argument("--timeout", type=float, default=SIGN_IN_TIMEOUT_S, metavar="SECONDS")
+    r.add_argument("--timeout", type=_seconds, metavar="SECONDS", help=TIMEOUT_HELP)
     _sign_in_choice(r)
 
     ls = sub.add_parser("list", help="list accounts (never secrets)")
@@ -273,7 +275,7 @@ async def _serve(args: argparse.Namespace, paths: AppPaths, work: Callable[[Any]
     from .core.vault import Vault
 
     opener = _no_browser if getattr(args, "no_browser", False) else system_browser
-    timeout = getattr(args, "timeout", SIGN_IN_TIMEOUT_S)
+    timeout = getattr(args, "timeout", None)  # None: the browser's default, or the device code's lifetime
     service = Service(
         paths=paths,
         vault=Vault(),

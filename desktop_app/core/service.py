@@ -13,7 +13,7 @@ import httpx
 from .accounts import AccountRecord, AccountStore, Attempt, Event, Identity
 from .agent import AgentServer, AgentToken
 from .clock import Clock, SystemClock
-from .defaults import MIN_VALID_S, SIGN_IN_TIMEOUT_S
+from .defaults import DEVICE_WAIT_MAX_S, MIN_VALID_S, SIGN_IN_TIMEOUT_S
 from .device import CodeCallback, device_sign_in
 from .discovery import discover
 from .errors import TokendeskError, TransientError, UsageError
@@ -103,7 +103,7 @@ class Service:
         opener: BrowserOpener = system_browser,
         bus: EventBus | None = None,
         policy: RefreshPolicy | None = None,
-        flow_timeout_s: float = SIGN_IN_TIMEOUT_S,
+        flow_timeout_s: float | None = None,
         browser_check: Callable[[], bool] | None = None,
     ) -> None:
         self.paths = paths
@@ -368,7 +368,7 @@ class Service:
             http=self._http,
             opener=opener,
             clock=self.clock,
-            timeout_s=self._flow_timeout_s,
+            timeout_s=SIGN_IN_TIMEOUT_S if self._flow_timeout_s is None else self._flow_timeout_s,
             on_url=on_url,
         )
 
@@ -381,7 +381,8 @@ class Service:
             scopes=scopes,
             http=self._http,
             clock=self.clock,
-            timeout_s=self._flow_timeout_s,
+            # Unless told otherwise, wait as long as the code lives (the poll ends at its expiry), within reason.
+            timeout_s=DEVICE_WAIT_MAX_S if self._flow_timeout_s is None else self._flow_timeout_s,
             on_code=on_code,
         )
 

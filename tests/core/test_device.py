@@ -19,8 +19,11 @@ from desktop_app.core.errors import (
     TransientError,
 )
 from desktop_app.core.oauth import Client, new_http_client
+from desktop_app.core.paths import AppPaths
 from desktop_app.core.providers import PRESETS, ProviderSpec, preset
 from desktop_app.core.secrets import Secret
+from desktop_app.core.service import ConnectRequest, Service
+from desktop_app.core.vault import Vault
 
 NOW = 1_800_000_000.0
 SPEC = ProviderSpec(
@@ -356,3 +359,61 @@ def test_discovery_reads_the_device_endpoint() -> None:
 )
 def test_browser_available(env: dict[str, str], platform: str, expected: bool) -> None:
     assert browser_available(env, platform) is expected
+
+
+class GitHubDevice:
+    """GitHub's device flow as MockTransport answers: a 900 s code, approved by the user after `approve_after_s`."""
+
+    def __init__(self, clock: JumpClock, approve_after_s: float) -> None:
+        self.clock = clock
+        self.approve_at = NOW + approve_after_s
+        self.polls = 0
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/login/device/code":
+            return httpx.Response(
+                200,
+                json={
+                    "device_code": DEVICE_CODE,
+                    "user_code": "WDJB-MJHT",
+                    "verification_uri": "https://github.com/login/device",
+                    "expires_in": 900,
+                    "interval": 5,
+                },
+            )
+        if request.url.path == "/login/oauth/access_token":
+            self.polls += 1
+            if self.clock.now() < self.approve_at:
+                return httpx.Response(200, json={"error": "authorization_pending"})  # errors in 200, as GitHub
+            return httpx.Response(200, json={**TOKEN, "scope": ""})
+        if request.url.path == "/user":
+            return httpx.Response(200, json={"id": 1, "login": "ann", "email": "ann@example.com"})
+        return httpx.Response(404)
+
+
+@pytest.mark.parametrize(("flow_timeout_s", "signed_in"), [(None, True), (300.0, False)])
+async def test_without_a_timeout_the_device_flow_waits_as_long_as_the_code_lives(
+    paths: AppPaths, vault: Vault, flow_timeout_s: float | None, signed_in: bool
+) -> None:
+    """Finding a second device takes time: the code lives 15 minutes and the user approves after 10, which the
+    browser's 5-minute default would have cut short. A timeout the user gave still applies."""
+    clock = JumpClock()
+    github = GitHubDevice(clock, approve_after_s=600)
+    service = Service(
+        paths=paths,
+        vault=vault,
+        http=new_http_client(transport=httpx.MockTransport(github.handle)),
+        clock=clock,
+        flow_timeout_s=flow_timeout_s,
+    )
+    request = ConnectRequest(client_id="Iv1.cid", client_secret=Secret("s3cret"), preset="github")
+    try:
+        if signed_in:
+            record = await service.connect(request, device=True)
+            assert record.identity.username == "ann" and clock.now() >= NOW + 600
+        else:
+            with pytest.raises(DeviceCodeExpired):
+                await service.connect(request, device=True)
+            assert service.accounts() == [] and clock.now() <= NOW + 300 + 5
+    finally:
+        await service.aclose()
