@@ -357,7 +357,9 @@ class RefreshEngine:
                 break
             except Timeout:
                 if asyncio.get_running_loop().time() > deadline:
-                    raise LockBusy("Another Tokendesk process is stuck refreshing this account.") from None
+                    raise LockBusy(
+                        "Another Tokendesk process is stuck refreshing this account.", hint=Hint.RETRY_LATER
+                    ) from None
                 await asyncio.sleep(0.02)
         try:
             yield
