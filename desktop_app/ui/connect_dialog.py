@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-__all__ = ["CUSTOM", "ConnectDialog", "Field", "with_scheme"]  # tests and advanced_fields import these here
+__all__ = ["CUSTOM", "ConnectDialog", "Field", "with_scheme"]  # the tests import these from here
 
 
 class ConnectDialog(QDialog):
