@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from . import __version__
+from .cli_words import in_words
 from .core.accounts import AccountRecord, effective_state
 from .core.defaults import DEVICE_WAIT_MAX_S, MIN_VALID_S, SIGN_IN_TIMEOUT_S
 from .core.errors import TokendeskError, UsageError
@@ -412,6 +413,13 @@ def _tools(args: argparse.Namespace, paths: AppPaths) -> int:
     return EXIT_OK
 
 
+def _account_arg(args: argparse.Namespace) -> str | None:
+    """The existing account a command names (connect's --name is a new one), for wording an error's remedy."""
+    if args.command == "connect":
+        return None
+    return getattr(args, "account", None) or getattr(args, "name", None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv == ["--hidden"]:
@@ -438,7 +446,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _tools(args, paths)
         return asyncio.run(_run(args, paths))
     except TokendeskError as exc:
-        print(f"tokendesk: {exc}", file=sys.stderr)
+        print(f"tokendesk: {in_words(exc, account=_account_arg(args))}", file=sys.stderr)
         return exc.exit_code
     except Stopped as exc:
         print(f"tokendesk: stopped by {exc}", file=sys.stderr)

@@ -85,9 +85,13 @@ def _from_app(argv: list[str]) -> int | None:
     if answer is None:
         return None
     if not answer.get("ok"):
-        exit_code = answer.get("exit_code", 1)
-        print(f"tokendesk: {answer.get('error', 'the app refused')}", file=sys.stderr)
-        return exit_code if isinstance(exit_code, int) and not isinstance(exit_code, bool) else 1
+        # Only a failure pays for these (the errors module imports nothing of the package).
+        from .cli_words import in_words
+        from .core.errors import AgentError
+
+        error = AgentError.from_answer(answer)
+        print(f"tokendesk: {in_words(error, account=name)}", file=sys.stderr)
+        return error.exit_code
     expires_at = answer.get("expires_at")
     scopes = answer.get("scopes")
     email = answer.get("email")

@@ -50,7 +50,7 @@ def app(runtime_dir: Path) -> Iterator[list[tuple[str, float]]]:
     async def source(name: str, min_valid_s: float) -> AgentToken:
         calls.append((name, min_valid_s))
         if name == "Dead":
-            raise NeedsSignIn("Dead needs you to sign in again.")
+            raise NeedsSignIn("Dead needs you to sign in again.", account="Dead one")
         if name == "Mail":
             return AgentToken("at-fast-0002", "Bearer", 1234.0, scopes=("openid", "mail"), email="me@example.test")
         return AgentToken("at-fast-0001", "Bearer", 1234.0)
@@ -117,9 +117,10 @@ def test_a_sasl_format_without_a_user_is_a_clear_error(runtime_dir: Path, app: l
 
 
 def test_the_apps_refusal_keeps_its_exit_code(runtime_dir: Path, app: list[tuple[str, float]]) -> None:
+    """The app sends the error's facts (hint, account); the CLI words the remedy with its own command."""
     done, heavy = _run(runtime_dir, "token", "Dead")
     assert done.returncode == NeedsSignIn.exit_code
-    assert done.stderr == "tokendesk: Dead needs you to sign in again."
+    assert done.stderr == "tokendesk: Dead needs you to sign in again. Reconnect it: tokendesk reconnect 'Dead one'"
     assert done.stdout == "" and heavy == []
 
 

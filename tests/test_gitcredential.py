@@ -145,7 +145,8 @@ def test_a_failure_is_on_stderr_with_nothing_on_stdout(
     monkeypatch.setattr("sys.stdin", io.StringIO("protocol=https\nhost=a.example\n\n"))
     assert cli.main(["git-credential", "--account", "work", "get"]) == 3
     out, err = capsys.readouterr()
-    assert out == "" and err == "tokendesk: work needs you to sign in again.\n"
+    # The remedy is worded with the account the command named (the error itself did not name one).
+    assert out == "" and err == "tokendesk: work needs you to sign in again. Reconnect it: tokendesk reconnect work\n"
     # A host it was not configured for: no token is even asked for, and git gets an empty answer.
     monkeypatch.setattr("sys.stdin", io.StringIO("protocol=https\nhost=a.example\n\n"))
     assert cli.main(["git-credential", "--account", "work", "--host", "b.example", "get"]) == 0

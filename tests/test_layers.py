@@ -91,3 +91,36 @@ def test_cli_commands_load_no_qt_at_run_time(tmp_path: Path, args: list[str]) ->
     }
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert "QT-MODULES []" in out.stdout
+
+
+def test_errors_import_nothing_from_the_package() -> None:
+    """Everything imports errors.py: it must import nothing of desktop_app (no circles, cheap for the fast path)."""
+    found = imports(PACKAGE / "core" / "errors.py")
+    assert {m for m in found if m.startswith("desktop_app")} == set()
+
+
+def _literals(tree: ast.AST) -> list[str]:
+    """Every string literal (f-string parts included) except docstrings."""
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    ]
+
+
+def test_core_messages_name_no_cli_flag_or_command() -> None:
+    """The core states facts (errors carry Input and Hint); cli_words.py and the UI word flags, commands, buttons."""
+    bad = {
+        str(path.relative_to(PACKAGE)): hits
+        for path in sorted((PACKAGE / "core").rglob("*.py"))
+        if (hits := [s for s in _literals(ast.parse(path.read_text())) if "--" in s or "tokendesk " in s])
+    }
+    assert bad == {}

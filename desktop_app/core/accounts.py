@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from filelock import FileLock, Timeout
 
-from .errors import AccountNotFound, StoreError, TokendeskError, UsageError
+from .errors import AccountNotFound, Hint, Input, StoreError, TokendeskError, UsageError
 from .providers import ProviderSpec
 
 if TYPE_CHECKING:
@@ -259,14 +259,13 @@ _Signature = tuple[int, int, int, int]  # inode, size, mtime_ns, ctime_ns: a rep
 
 
 def sign_in_message(record: AccountRecord) -> str:
-    """What a refusal to refresh a terminal account says, with the way out."""
+    """What a refusal to refresh a terminal account says (the way out is the error's hint, RECONNECT)."""
     what = "needs you to sign in again" if record.state is AccountState.NEEDS_SIGN_IN else "has a configuration error"
     parts = [f"{record.name} {what}."]
     if record.last_error:
         parts.append(record.last_error)
     if record.advice:
         parts.append(record.advice)
-    parts.append(f"Reconnect it (tokendesk reconnect {record.name!r}).")
     return " ".join(parts)
 
 
@@ -424,7 +423,7 @@ class AccountStore:
         matches = [r for r in records if r.name.casefold() == name_or_id.casefold()]
         if not matches:
             names = ", ".join(r.name for r in records) or "none yet"
-            raise AccountNotFound(f"No account named {name_or_id!r} (accounts: {names}).")
+            raise AccountNotFound(f"No account named {name_or_id!r} (accounts: {names}).", account=name_or_id)
         return matches[0]
 
     def get(self, account_id: str) -> AccountRecord:
@@ -438,7 +437,12 @@ class AccountStore:
         with self._locked():
             records = self._read()
             if any(r.name.casefold() == record.name.casefold() and r.id != record.id for r in records.values()):
-                raise UsageError(f"An account named {record.name!r} already exists; pick another --name.")
+                raise UsageError(
+                    f"An account named {record.name!r} already exists.",
+                    input=Input.NAME,
+                    account=record.name,
+                    hint=Hint.PICK_ANOTHER_NAME,
+                )
             records[record.id] = record
             self._write(records)
         return record

@@ -5,8 +5,9 @@ Protocol: one JSON object per line (at most 64 KiB) each way. Request {"op": "to
 answer {"ok": true, "access_token": str, "token_type": str, "expires_at": float|null, "scopes": [str],
 "email": str|null, "username": str|null, "provider": str}; request {"op": "reject", "name": str, "access_token":
 str} (a client had that token refused: see RefreshEngine.mark_rejected), answer {"ok": true, "marked": bool}; or
-{"ok": false, "error": str, "exit_code": int}. The socket lives in a 0700 directory, is itself 0600, and
-the server checks the peer's uid (SO_PEERCRED) before reading a byte.
+{"ok": false, "error": str, "exit_code": int, "hint": str|null, "account": str|null, "input": str|null}
+(the error's facts, see errors.TokendeskError, so the CLI can word the remedy). The socket lives in a 0700
+directory, is itself 0600, and the server checks the peer's uid (SO_PEERCRED) before reading a byte.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 from . import agentwire
 from .agentwire import CLIENT_TIMEOUT_S, MAX_LINE
 from .defaults import MIN_VALID_S
-from .errors import TokendeskError, TransientError
+from .errors import AgentError, TokendeskError, TransientError
 from .secrets import Secret
 
 log = logging.getLogger(__name__)
@@ -50,14 +51,6 @@ class AgentToken:
         return f"AgentToken(token_type={self.token_type!r}, expires_at={self.expires_at!r})"
 
 
-class AgentError(TokendeskError):
-    """The app answered with an error; carries the exit code the CLI should use."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
 TokenSource = Callable[[str, float], Awaitable[AgentToken]]
 RejectSink = Callable[[str, Secret], Awaitable[bool]]
 
@@ -76,6 +69,10 @@ def _peer_uid(sock: socket.socket) -> int | None:
 
 def _error(message: str, exit_code: int) -> dict[str, Any]:
     return {"ok": False, "error": message, "exit_code": exit_code}
+
+
+def _failed(exc: TokendeskError) -> dict[str, Any]:
+    return {**_error(str(exc), exc.exit_code), "hint": exc.hint, "account": exc.account, "input": exc.input}
 
 
 def _min_valid(value: object) -> float | None:
@@ -164,7 +161,7 @@ class AgentServer:
         try:
             token = await self._tokens(request["name"], min_valid_s)
         except TokendeskError as exc:
-            return _error(str(exc), exc.exit_code)
+            return _failed(exc)
         except Exception as exc:
             log.exception("agent: getting a token failed unexpectedly")
             return _error(f"The app failed unexpectedly ({type(exc).__name__}); see its log.", 1)
@@ -186,7 +183,7 @@ class AgentServer:
         try:
             marked = await self._reject(name, Secret(token))
         except TokendeskError as exc:
-            return _error(str(exc), exc.exit_code)
+            return _failed(exc)
         except Exception as exc:
             log.exception("agent: marking a refused token failed unexpectedly")
             return _error(f"The app failed unexpectedly ({type(exc).__name__}); see its log.", 1)
@@ -205,7 +202,7 @@ def request_reject(path: Path, name: str, access_token: Secret) -> bool | None:
     if answer is None:
         return None
     if not answer.get("ok"):
-        raise AgentError(str(answer.get("error", "the app refused")), _exit_code(answer.get("exit_code", 1)))
+        raise AgentError.from_answer(answer)
     return answer.get("marked") is True
 
 
@@ -220,7 +217,7 @@ def request_token(path: Path, name: str, min_valid_s: float) -> AgentToken | Non
     if answer is None:
         return None
     if not answer.get("ok"):
-        raise AgentError(str(answer.get("error", "the app refused")), _exit_code(answer.get("exit_code", 1)))
+        raise AgentError.from_answer(answer)
     expires_at = answer.get("expires_at")
     scopes = answer.get("scopes")
     return AgentToken(
@@ -236,7 +233,3 @@ def request_token(path: Path, name: str, min_valid_s: float) -> AgentToken | Non
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def _exit_code(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 1

@@ -16,6 +16,8 @@ from .clock import Clock
 from .errors import (
     DeviceAccessDenied,
     DeviceCodeExpired,
+    Hint,
+    Input,
     InvalidEndpoint,
     MalformedResponse,
     TransientError,
@@ -93,7 +95,9 @@ async def start(
     endpoint = spec.device_authorization_endpoint
     if endpoint is None:
         raise UsageError(
-            f"{spec.display_name} has no device authorization endpoint (RFC 8628); sign in with a browser instead."
+            f"{spec.display_name} has no device authorization endpoint (RFC 8628).",
+            input=Input.DEVICE,
+            hint=Hint.USE_BROWSER,
         )
     data = {"scope": " ".join(scopes)} if scopes else {}
     response = await post_form(http, endpoint, spec, client, data)

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from .errors import DiscoveryError, InvalidEndpoint, TransientError
+from .errors import DiscoveryError, Input, InvalidEndpoint, TransientError
 from .oauth import failure_in_words, safe_get
 from .providers import ClientAuth, OfflineAccess, ProviderSpec
 from .urls import check_endpoint
@@ -29,24 +29,30 @@ def metadata_urls(issuer: str) -> list[str]:
 async def fetch_metadata(issuer: str, http: httpx.AsyncClient) -> dict[str, Any]:
     issuer = check_endpoint(issuer, what="issuer")
     if urlsplit(issuer).query:
-        raise InvalidEndpoint("The issuer URL must not contain a query string.")
+        raise InvalidEndpoint("The issuer URL must not contain a query string.", input=Input.ISSUER)
     problems: list[str] = []
     for url in metadata_urls(issuer):
         try:
             response = await safe_get(http, url)
         except httpx.TimeoutException:
-            raise TransientError(f"{urlsplit(issuer).netloc} did not answer in time.", offline=False) from None
+            raise TransientError(
+                f"{urlsplit(issuer).netloc} did not answer in time.", offline=False, input=Input.ISSUER
+            ) from None
         except httpx.HTTPError as exc:
             raise TransientError(
-                f"Cannot reach {urlsplit(issuer).netloc}: {failure_in_words(exc)}.", offline=True
+                f"Cannot reach {urlsplit(issuer).netloc}: {failure_in_words(exc)}.", offline=True, input=Input.ISSUER
             ) from None
         except InvalidEndpoint as exc:
-            raise DiscoveryError(f"The issuer redirected discovery somewhere unsafe: {exc}") from None
+            raise DiscoveryError(
+                f"The issuer redirected discovery somewhere unsafe: {exc}", input=Input.ISSUER
+            ) from None
         if response.status_code == 404:
             problems.append(f"{url}: not found")
             continue
         if response.status_code >= 500 or response.status_code == 429:
-            raise TransientError(f"{urlsplit(issuer).netloc} answered HTTP {response.status_code} to discovery.")
+            raise TransientError(
+                f"{urlsplit(issuer).netloc} answered HTTP {response.status_code} to discovery.", input=Input.ISSUER
+            )
         ctype = response.headers.get("content-type", "")
         try:
             data = json.loads(response.text)
@@ -61,9 +67,13 @@ async def fetch_metadata(issuer: str, http: httpx.AsyncClient) -> dict[str, Any]
         # otherwise an attacker-controlled document could redirect tokens elsewhere.
         # A trailing slash is the only leeway: users type "https://x.auth0.com" for "https://x.auth0.com/".
         if str(data.get("issuer", "")).rstrip("/") != issuer.rstrip("/"):
-            raise DiscoveryError(f"The metadata at {url} belongs to issuer {data.get('issuer')!r}, not {issuer!r}.")
+            raise DiscoveryError(
+                f"The metadata at {url} belongs to issuer {data.get('issuer')!r}, not {issuer!r}.", input=Input.ISSUER
+            )
         return data
-    raise DiscoveryError(f"No OpenID Connect or OAuth metadata found for {issuer}: " + "; ".join(problems) + ".")
+    raise DiscoveryError(
+        f"No OpenID Connect or OAuth metadata found for {issuer}: " + "; ".join(problems) + ".", input=Input.ISSUER
+    )
 
 
 def spec_from_metadata(data: dict[str, Any], *, has_secret: bool, display_name: str | None = None) -> ProviderSpec:

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import h11
 
-from .errors import AuthorizationDenied, AuthorizationError, AuthorizationTimeout, RedirectPortBusy
+from .errors import AuthorizationDenied, AuthorizationError, AuthorizationTimeout, Input, RedirectPortBusy
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,7 @@ def _fixed_port_sockets(redirect_host: str, port: int, path: str) -> list[socket
             f"sign-in at {uri}. Close that program and try again, or register a redirect URI with another port "
             "(1024-65535) at the provider and connect with that port.",
             port=port,
+            input=Input.REDIRECT_PORT,
         ) from None
     return socks
 

@@ -10,7 +10,7 @@ from string import Formatter
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import UsageError
+from .errors import Hint, Input, UsageError
 from .urls import check_endpoint
 
 
@@ -51,18 +51,32 @@ def check_redirect_port(port: int) -> int:
     if not MIN_REDIRECT_PORT <= port <= MAX_REDIRECT_PORT:
         raise UsageError(
             f"The redirect port must be between {MIN_REDIRECT_PORT} and {MAX_REDIRECT_PORT}, not {port}: ports "
-            "below 1024 can only be opened by root, so register a redirect URI with a higher port."
+            "below 1024 can only be opened by root, so register a redirect URI with a higher port.",
+            input=Input.REDIRECT_PORT,
+            hint=Hint.CHANGE_INPUT,
         )
     return port
 
 
 def check_redirect_path(path: str) -> str:
     if not path.startswith("/") or path.startswith("//"):
-        raise UsageError(f"The redirect path must start with a single '/', like /callback (not {path!r}).")
+        raise UsageError(
+            f"The redirect path must start with a single '/', like /callback (not {path!r}).",
+            input=Input.REDIRECT_PATH,
+            hint=Hint.CHANGE_INPUT,
+        )
     if "?" in path or "#" in path:
-        raise UsageError(f"The redirect path {path!r} must not contain a query (?) or fragment (#).")
+        raise UsageError(
+            f"The redirect path {path!r} must not contain a query (?) or fragment (#).",
+            input=Input.REDIRECT_PATH,
+            hint=Hint.CHANGE_INPUT,
+        )
     if any(c.isspace() or ord(c) < 0x20 for c in path) or "%" in path:
-        raise UsageError(f"The redirect path {path!r} must not contain white space, control characters or '%'.")
+        raise UsageError(
+            f"The redirect path {path!r} must not contain white space, control characters or '%'.",
+            input=Input.REDIRECT_PATH,
+            hint=Hint.CHANGE_INPUT,
+        )
     return path
 
 
@@ -127,7 +141,11 @@ class ProviderSpec:
             if value is not None:
                 check_endpoint(value, what=name.replace("_", " "))
         if self.redirect_host not in ("127.0.0.1", "localhost"):
-            raise UsageError(f"redirect host must be 127.0.0.1 or localhost, not {self.redirect_host!r}")
+            raise UsageError(
+                f"redirect host must be 127.0.0.1 or localhost, not {self.redirect_host!r}",
+                input=Input.REDIRECT_HOST,
+                hint=Hint.CHANGE_INPUT,
+            )
         if self.redirect_port:
             check_redirect_port(self.redirect_port)
         check_redirect_path(self.redirect_path)
@@ -275,11 +293,13 @@ class PresetParam:
             # Accept "example.okta.com" as well as "https://example.okta.com/".
             parts = urlsplit(value if "://" in value else f"https://{value}")
             if parts.scheme != "https" or not parts.hostname:
-                raise UsageError(f"{value!r} is not a domain name or https:// URL.")
+                raise UsageError(
+                    f"{value!r} is not a domain name or https:// URL.", input=Input(self.name), hint=Hint.CHANGE_INPUT
+                )
             host = parts.hostname + (f":{parts.port}" if parts.port else "")  # hostname is lower-cased
             return (host + parts.path).rstrip("/")
         if not value or any(c in value for c in "/?#@ "):
-            raise UsageError(f"{value!r} is not a valid {self.name}.")
+            raise UsageError(f"{value!r} is not a valid {self.name}.", input=Input(self.name), hint=Hint.CHANGE_INPUT)
         return value
 
 
@@ -334,7 +354,9 @@ class Preset:
         for p in self.params:
             value = given.get(p.name, p.default)
             if not value:
-                raise UsageError(f"{self.display_name} needs --{p.name} ({p.help}).")
+                raise UsageError(
+                    f"{self.display_name} needs a {p.name} ({p.help}).", input=Input(p.name), hint=Hint.GIVE_INPUT
+                )
             filled[p.name] = p.clean(value)
         fields = dataclasses.fields(ProviderSpec)
         return ProviderSpec(**{f.name: _fill(getattr(self.template, f.name), filled) for f in fields})
@@ -556,4 +578,6 @@ def preset(key: str, **params: str) -> ProviderSpec:
     try:
         return PRESETS[key.lower()].build(params)
     except KeyError:
-        raise UsageError(f"Unknown provider {key!r}; choose one of: {', '.join(sorted(PRESETS))}.") from None
+        raise UsageError(
+            f"Unknown provider {key!r}; choose one of: {', '.join(sorted(PRESETS))}.", input=Input.PROVIDER
+        ) from None

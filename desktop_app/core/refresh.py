@@ -25,6 +25,7 @@ from .clock import Clock
 from .defaults import MIN_VALID_S
 from .errors import (
     ClientConfigError,
+    Hint,
     InvalidGrant,
     LockBusy,
     MalformedResponse,
@@ -117,7 +118,7 @@ class RefreshEngine:
         record = await self._store.call(self._store.get, account_id)
         if record.state is AccountState.NEEDS_SIGN_IN:
             # The grant is known dead; a leftover access token would only fail later, less clearly.
-            raise NeedsSignIn(sign_in_message(record))
+            raise NeedsSignIn(sign_in_message(record), account=record.name)
         entry = self._cache.get(account_id)
         if entry is None or entry.tokens is None or entry.tokens.issued_at != record.issued_at:
             # Another process refreshed or reconnected since we cached: the keychain has the current tokens.
@@ -139,13 +140,13 @@ class RefreshEngine:
             tokens = await self._single_flight(account_id, needs)
         if record.is_rejected(tokens):
             raise NeedsSignIn(
-                "The provider refused the access token and no new one could be had without signing in; reconnect the "
-                "account."
+                "The provider refused the access token and no new one could be had without signing in.",
+                account=record.name,
             )
         if tokens.refresh_token is None and tokens.valid_for(self._clock.now()) < wanted_s:
             raise NeedsSignIn(
-                f"The access token is valid for less than {min_valid_s:g} s and there is no refresh token to renew "
-                "it; reconnect the account."
+                f"The access token is valid for less than {min_valid_s:g} s and there is no refresh token to renew it.",
+                account=record.name,
             )
         return tokens
 
@@ -356,7 +357,9 @@ class RefreshEngine:
                 break
             except Timeout:
                 if asyncio.get_running_loop().time() > deadline:
-                    raise LockBusy("Another Tokendesk process is stuck refreshing this account.") from None
+                    raise LockBusy(
+                        "Another Tokendesk process is stuck refreshing this account.", hint=Hint.RETRY_LATER
+                    ) from None
                 await asyncio.sleep(0.02)
         try:
             yield
@@ -366,7 +369,7 @@ class RefreshEngine:
     async def _load(self, account_id: str) -> VaultEntry:
         entry = await self._vault.load(account_id)
         if entry is None or entry.tokens is None:
-            raise NeedsSignIn("This account's tokens are missing from the keychain; reconnect it.")
+            raise NeedsSignIn("This account's tokens are missing from the keychain.")
         self._cache[account_id] = entry
         return entry
 
@@ -409,9 +412,9 @@ class RefreshEngine:
             if not needs(tokens, now):
                 return tokens
             if record.state is AccountState.NEEDS_SIGN_IN:
-                raise NeedsSignIn(sign_in_message(record))
+                raise NeedsSignIn(sign_in_message(record), account=record.name)
             if record.state is AccountState.CONFIG_ERROR:
-                raise ClientConfigError(sign_in_message(record))
+                raise ClientConfigError(sign_in_message(record), account=record.name, hint=Hint.RECONNECT)
             if record.rotation_pending not in (None, self._owner):
                 await self._rotation_pending(record)
             if tokens.refresh_token is None or (
@@ -421,7 +424,7 @@ class RefreshEngine:
                     return tokens  # the best there is; it cannot be renewed without the user
                 reason = "The access token expired and there is no usable refresh token."
                 await self._needs_sign_in(account_id, reason, None)
-                raise NeedsSignIn(reason + " Reconnect the account.")
+                raise NeedsSignIn(reason, account=record.name)
             if self._stopping:
                 raise TransientError("Tokendesk is shutting down; nothing was sent.")
             # The mark goes up before the request: until the answer is in the keychain (or the attempt failed
@@ -498,7 +501,7 @@ class RefreshEngine:
                 log.info("refresh of %s lost its answer; retrying at once with the same token", record.id)
                 return await refresh_grant(self._http, record.provider, client, tokens, now=self._clock.now())
         except MalformedResponse as exc:
-            if exc.rescued_tokens is not None:
+            if isinstance(exc.rescued_tokens, TokenSet):
                 # Keep the rotated refresh token even though the rest of the answer (first or retried) was unusable.
                 await self._keep(record.id, entry, tokens, exc.rescued_tokens)
             raise
@@ -539,14 +542,15 @@ class RefreshEngine:
         if self._owner_alive(owner):
             raise RotationPending(
                 f"{record.name}: a refreshed token is waiting for the keychain in another Tokendesk process; "
-                "nothing was sent. Try again once the keychain answers."
+                "nothing was sent. Try again once the keychain answers.",
+                account=record.name,
             )
         reason = (
             "A Tokendesk process stopped while refreshing this account, before the new tokens reached the "
             "keychain; the stored refresh token may already be spent."
         )
         await self._needs_sign_in(record.id, reason, None)
-        raise NeedsSignIn(reason + " Reconnect the account.")
+        raise NeedsSignIn(reason, account=record.name)
 
     async def _adopt_if_rotated_elsewhere(self, account_id: str, used: TokenSet) -> TokenSet | None:
         latest = await self._vault.load(account_id)

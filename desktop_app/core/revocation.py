@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from .errors import InvalidEndpoint, ProviderError, TransientError
+from .errors import InvalidEndpoint, InvalidGrant, ProviderError, TransientError
 from .oauth import Client, failure_in_words, revoke
 from .providers import ProviderSpec, RevocationKind
 from .secrets import Secret
@@ -74,7 +74,7 @@ async def revoke_grant(
         return await _dropbox_token_revoke(http, spec, tokens)
     except TransientError:
         raise
-    except ProviderError as exc:
+    except (ProviderError, InvalidGrant) as exc:  # an invalid_grant answer too: the provider refused
         log.warning("revocation refused: %s", exc)
         return _refused(spec, str(exc))
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .accounts import AccountRecord, AccountState
 from .clock import Clock
-from .errors import TransientError
+from .errors import Hint, TransientError
 from .tokens import TokenSet
 
 
@@ -115,4 +115,6 @@ def honour_retry_at(record: AccountRecord, now: float) -> None:
         f"{record.name}: the last refresh failed{last}; the next attempt is due at {until}, in {wait_s:.0f} s.",
         retry_after_s=wait_s,
         offline=record.offline,
+        account=record.name,
+        hint=Hint.RETRY_LATER,
     )

@@ -16,7 +16,7 @@ from .clock import Clock, SystemClock
 from .defaults import DEVICE_WAIT_MAX_S, MIN_VALID_S, SIGN_IN_TIMEOUT_S
 from .device import CodeCallback, device_sign_in
 from .discovery import discover
-from .errors import TokendeskError, TransientError, UsageError
+from .errors import Hint, Input, TokendeskError, TransientError, UsageError
 from .events import AccountChanged, AccountRemoved, EventBus
 from .flow import BrowserOpener, SignIn, request_scopes, sign_in, system_browser
 from .oauth import Client, new_http_client, refresh_grant
@@ -166,7 +166,11 @@ class Service:
             spec = replace(spec, redirect_path=path)
         if request.client_auth is not None:
             if request.client_secret is None and request.client_auth is not ClientAuth.NONE:
-                raise UsageError(f"{request.client_auth.value} needs a client secret (--client-secret-stdin).")
+                raise UsageError(
+                    f"{request.client_auth.value} needs a client secret.",
+                    input=Input.CLIENT_SECRET,
+                    hint=Hint.GIVE_INPUT,
+                )
             spec = replace(spec, client_auth=request.client_auth)
         return spec
 
@@ -174,18 +178,26 @@ class Service:
         has_secret = request.client_secret is not None
         chosen = [bool(request.preset), bool(request.issuer), bool(request.authorization_endpoint)]
         if sum(chosen) != 1:
-            raise UsageError("Choose exactly one of a provider preset, an issuer URL, or endpoints.")
+            raise UsageError(
+                "Choose exactly one of a provider preset, an issuer URL, or endpoints.", input=Input.PROVIDER
+            )
         if request.preset:
             spec = preset(request.preset, **request.preset_params)
             if spec.requires_secret and not has_secret:
-                raise UsageError(f"{spec.display_name} requires a client secret (--client-secret-stdin).")
+                raise UsageError(
+                    f"{spec.display_name} requires a client secret.", input=Input.CLIENT_SECRET, hint=Hint.GIVE_INPUT
+                )
             if has_secret and spec.client_auth is ClientAuth.NONE:
                 spec = replace(spec, client_auth=ClientAuth.POST)
             return spec
         if request.issuer:
             return await discover(request.issuer, self._http, has_secret=has_secret)
         if not request.token_endpoint:
-            raise UsageError("A token endpoint is needed with an authorization endpoint.")
+            raise UsageError(
+                "A token endpoint is needed with an authorization endpoint.",
+                input=Input.TOKEN_ENDPOINT,
+                hint=Hint.GIVE_INPUT,
+            )
         auth = check_endpoint(request.authorization_endpoint or "", what="authorization endpoint")
         token = check_endpoint(request.token_endpoint, what="token endpoint")
         revocation = request.revocation_endpoint and check_endpoint(
@@ -216,12 +228,17 @@ class Service:
         """Sign in and store a new account. `device`: True for the device flow (RFC 8628), False for the
         browser, None to use the device flow when no browser can open and the provider offers it."""
         if not request.client_id.strip():
-            raise UsageError("A client ID is required.")
+            raise UsageError("A client ID is required.", input=Input.CLIENT_ID, hint=Hint.GIVE_INPUT)
         spec = await self.resolve_provider(request)
         await self._vault.probe()  # fail before the browser opens, not after the user consented
         existing = [r.name.casefold() for r in await asyncio.to_thread(self.store.all)]
         if request.name and request.name.casefold() in existing:
-            raise UsageError(f"An account named {request.name!r} already exists; pick another --name.")
+            raise UsageError(
+                f"An account named {request.name!r} already exists.",
+                input=Input.NAME,
+                account=request.name,
+                hint=Hint.PICK_ANOTHER_NAME,
+            )
         client = Client(request.client_id.strip(), request.client_secret)
         scopes = request_scopes(spec, request.scopes or None)
         result = await self._sign_in(spec, client, scopes, SignInChoice(on_url, device, on_code, on_notice))
@@ -271,7 +288,8 @@ class Service:
             await self._revoke_quietly(record, VaultEntry(tokens=result.tokens, client_secret=secret))
             raise UsageError(
                 f"You signed in as {identity.label()}, but {record.name!r} belongs to {record.identity.label()}; "
-                "nothing was changed. Connect it as a new account instead."
+                "nothing was changed. Connect it as a new account instead.",
+                account=record.name,
             )
         new_entry = VaultEntry(tokens=result.tokens, client_secret=secret)
         now = self.clock.now()
@@ -309,8 +327,9 @@ class Service:
         device = choice.device
         if device is True and spec.device_authorization_endpoint is None:
             raise UsageError(
-                f"{spec.display_name} offers no sign-in on another device (no device authorization endpoint); "
-                "sign in with a browser instead."
+                f"{spec.display_name} offers no sign-in on another device (no device authorization endpoint).",
+                input=Input.DEVICE,
+                hint=Hint.USE_BROWSER,
             )
         offered = spec.device_authorization_endpoint is not None
         if device is None and offered and self._browser_check is not None and not self._browser_check():
@@ -452,8 +471,9 @@ class Service:
             if tokens is not entry.tokens:  # refreshed for the revocation: the account stays, so must these
                 await self._keep_refreshed(record, VaultEntry(tokens=tokens, client_secret=entry.client_secret))
             raise TransientError(
-                f"Could not revoke the grant at {spec.display_name} ({exc}); nothing was deleted. Retry, or "
-                "disconnect with --keep-grant to remove it here only."
+                f"Could not revoke the grant at {spec.display_name} ({exc}); nothing was deleted.",
+                account=record.name,
+                hint=Hint.KEEP_GRANT_TO_FORGET_LOCALLY,
             ) from None
         return DisconnectResult(revoked=outcome.revoked, note=outcome.note)
 

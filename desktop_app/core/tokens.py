@@ -192,7 +192,7 @@ def raise_for_error(response: httpx.Response, spec: ProviderSpec, now: float) ->
     return body
 
 
-def _oauth_error(code: str, description: object, status: int, spec: ProviderSpec) -> ProviderError:
+def _oauth_error(code: str, description: object, status: int, spec: ProviderSpec) -> ProviderError | InvalidGrant:
     from .logsetup import redact  # some servers echo the token they reject in the description
 
     code = spec.error_aliases.get(code, code)

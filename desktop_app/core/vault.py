@@ -92,7 +92,7 @@ class VaultEntry:
             )
         except (ValueError, TypeError, KeyError, AttributeError):
             raise DamagedKeychainItem(
-                "The keychain item for this account is damaged; reconnect the account to replace it."
+                "The keychain item for this account is damaged; reconnecting replaces it."
             ) from None
 
 

@@ -12,7 +12,7 @@ from desktop_app.core.errors import UsageError
 from desktop_app.core.providers import MAX_REDIRECT_PORT, MIN_REDIRECT_PORT, check_redirect_path
 
 if TYPE_CHECKING:
-    from .connect_dialog import Field
+    from .connect_fields import Field
 
 
 class AdvancedFields(QWidget):

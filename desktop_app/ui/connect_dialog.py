@@ -11,18 +11,13 @@ from urllib.parse import urlsplit
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QKeyEvent, QShowEvent
 from PySide6.QtWidgets import (
-    QButtonGroup,
     QCheckBox,
     QComboBox,
     QDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
-    QMessageBox,
-    QProgressBar,
     QPushButton,
-    QRadioButton,
     QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
@@ -33,10 +28,9 @@ from desktop_app.core.accounts import AccountRecord
 from desktop_app.core.errors import (
     AuthorizationDenied,
     AuthorizationTimeout,
-    DiscoveryError,
+    Input,
     InvalidEndpoint,
     TokendeskError,
-    TransientError,
     UsageError,
 )
 from desktop_app.core.providers import PRESETS
@@ -46,8 +40,11 @@ from desktop_app.core.urls import check_endpoint
 from . import icons
 from .advanced_fields import AdvancedFields
 from .badges import Tone
+from .connect_fields import CUSTOM, CUSTOM_LABEL, CustomProviderBox, Field, confirm_discard, line_field, with_scheme
+from .connect_pages import CheckingStrip, ResultPage, WaitingPage
 from .delegate import tone_colors
 from .device_panel import DevicePanel, offer_device
+from .error_words import in_words
 
 if TYPE_CHECKING:
     from desktop_app.core.device import DeviceCode
@@ -59,88 +56,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _confirm_discard(parent: QWidget) -> bool:
-    box = QMessageBox(
-        QMessageBox.Icon.Question,
-        "Discard what you typed?",
-        "Close the dialog and discard what you typed?",
-        QMessageBox.StandardButton.Cancel,
-        parent,
-    )
-    discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
-    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-    box.exec()
-    return box.clickedButton() is discard
-
-
-def with_scheme(text: str) -> str:
-    """`login.example.com/x` -> `https://login.example.com/x`; anything with a scheme (or nothing) unchanged."""
-    text = text.strip()
-    if not text or "://" in text or " " in text or text.startswith("/"):
-        return text
-    host = urlsplit(f"https://{text}").hostname or ""
-    return f"https://{text}" if "." in host or host == "localhost" else text
-
-
-CUSTOM = "custom"
-CUSTOM_LABEL = "Custom OpenID Connect / OAuth 2.0"
-
-
-class Field(QWidget):
-    """An input with its own error line underneath, so each message sits next to its field."""
-
-    def __init__(self, editor: QLineEdit, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.editor = editor
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(2)
-        layout.addWidget(editor)
-        self.error = QLabel()
-        self.error.setWordWrap(True)
-        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error.hide()
-        layout.addWidget(self.error)
-        editor.textEdited.connect(self._edited)
-        self.url = False  # an endpoint field: a host typed without a scheme is completed to https://
-        editor.editingFinished.connect(self._complete_scheme)
-
-    def _edited(self, _text: str) -> None:
-        self.set_error(None)
-
-    def _complete_scheme(self) -> None:
-        if self.url:
-            completed = with_scheme(self.editor.text())
-            if completed != self.editor.text().strip():
-                self.editor.setText(completed)
-
-    def set_error(self, text: str | None) -> None:
-        if text:
-            fg, _ = tone_colors(Tone.BAD, self.palette())
-            self.error.setStyleSheet(f"color: {fg.name()};")
-            self.error.setText(text)
-            self.error.show()
-            self.editor.setAccessibleDescription(text)
-        else:
-            self.error.hide()
-            self.error.clear()
-            self.editor.setAccessibleDescription("")
-
-    @property
-    def text(self) -> str:
-        return self.editor.text().strip()
-
-
-def _line(placeholder: str = "", name: str = "", *, password: bool = False, url: bool = False) -> Field:
-    editor = QLineEdit()
-    editor.setPlaceholderText(placeholder)
-    editor.setAccessibleName(name)
-    editor.setClearButtonEnabled(not password)
-    if password:
-        editor.setEchoMode(QLineEdit.EchoMode.Password)
-    field = Field(editor)
-    field.url = url
-    return field
+__all__ = ["CUSTOM", "ConnectDialog", "Field", "with_scheme"]  # the tests import these from here
 
 
 class ConnectDialog(QDialog):
@@ -178,7 +94,7 @@ class ConnectDialog(QDialog):
             button.setAutoDefault(False)
         self.connect_button.setAutoDefault(True)
         self.connect_button.setDefault(True)
-        self.confirm_discard: Callable[[QWidget], bool] = _confirm_discard
+        self.confirm_discard: Callable[[QWidget], bool] = confirm_discard
         bridge.browserFailed.connect(self.browser_failed)
         if reconnect is not None:
             QTimer.singleShot(0, self._start_reconnect)
@@ -216,36 +132,16 @@ class ConnectDialog(QDialog):
         form.addRow(self.params_box)
 
         # Custom provider: issuer with discovery, or endpoints by hand.
-        self.custom_box = QWidget()
-        custom = QFormLayout(self.custom_box)
-        custom.setContentsMargins(0, 0, 0, 0)
-        custom.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        mode = QHBoxLayout()
-        self.use_issuer = QRadioButton("Issuer URL (discovery)")
-        self.use_endpoints = QRadioButton("Endpoints by hand")
-        self.use_issuer.setChecked(True)
-        group = QButtonGroup(self)
-        group.addButton(self.use_issuer)
-        group.addButton(self.use_endpoints)
-        mode.addWidget(self.use_issuer)
-        mode.addWidget(self.use_endpoints)
-        mode.addStretch(1)
-        custom.addRow("Find endpoints:", mode)
-        self.issuer = _line("https://login.example.com", "Issuer URL", url=True)
-        self.auth_endpoint = _line("https://login.example.com/oauth2/authorize", "Authorization endpoint", url=True)
-        self.token_endpoint = _line("https://login.example.com/oauth2/token", "Token endpoint", url=True)
-        self.revocation_endpoint = _line("Optional", "Revocation endpoint", url=True)
-        custom.addRow("&Issuer URL:", self.issuer)
-        custom.addRow("&Authorization endpoint:", self.auth_endpoint)
-        custom.addRow("&Token endpoint:", self.token_endpoint)
-        custom.addRow("Re&vocation endpoint:", self.revocation_endpoint)
-        self._custom_form = custom
-        form.addRow(self.custom_box)
+        self.custom_box = box = CustomProviderBox()
+        self.use_issuer, self.use_endpoints = box.use_issuer, box.use_endpoints
+        self.issuer, self.auth_endpoint = box.issuer, box.auth_endpoint
+        self.token_endpoint, self.revocation_endpoint = box.token_endpoint, box.revocation_endpoint
+        form.addRow(box)
 
-        self.client_id = _line("From the app registration at the provider", "Client ID")
-        self.client_secret = _line("", "Client secret", password=True)
-        self.scopes = _line("", "Scopes")
-        self.name = _line("Optional; e.g. Work GitHub", "Display name")
+        self.client_id = line_field("From the app registration at the provider", "Client ID")
+        self.client_secret = line_field("", "Client secret", password=True)
+        self.scopes = line_field("", "Scopes")
+        self.name = line_field("Optional; e.g. Work GitHub", "Display name")
         form.addRow("&Client ID:", self.client_id)
         form.addRow("Client &secret:", self.client_secret)
         form.addRow("Sco&pes:", self.scopes)
@@ -256,25 +152,14 @@ class ConnectDialog(QDialog):
         self.hint.setWordWrap(True)
         self.hint.setForegroundRole(self.hint.foregroundRole())
         form.addRow(self.hint)
-        self.advanced = AdvancedFields(_line, self._fit)
+        self.advanced = AdvancedFields(line_field, self._fit)
         form.addRow(self.advanced)
         v.addLayout(form)
         v.addStretch(1)
 
         # While the issuer is checked: say so, with the form's Cancel stopping the check (not the dialog).
-        self.checking = QWidget()
-        checking = QHBoxLayout(self.checking)
-        checking.setContentsMargins(0, 0, 0, 0)
-        self.checking_label = QLabel()
-        self.checking_label.setWordWrap(True)
-        checking_bar = QProgressBar()
-        checking_bar.setRange(0, 0)
-        checking_bar.setTextVisible(False)
-        checking_bar.setMaximumWidth(120)
-        checking_bar.setAccessibleName("Checking the issuer")
-        checking.addWidget(self.checking_label, 1)
-        checking.addWidget(checking_bar)
-        self.checking.hide()
+        self.checking = CheckingStrip()
+        self.checking_label = self.checking.label
         v.addWidget(self.checking)
 
         buttons = QHBoxLayout()
@@ -294,66 +179,21 @@ class ConnectDialog(QDialog):
         self._provider_changed()
 
     def _build_waiting(self) -> None:
-        page = QWidget()
-        v = QVBoxLayout(page)
-        v.setContentsMargins(0, 12, 0, 0)
-        v.setSpacing(12)
-        self.waiting_title = QLabel()
-        font = self.waiting_title.font()
-        font.setPointSizeF(font.pointSizeF() * 1.15)
-        font.setWeight(font.Weight.DemiBold)
-        self.waiting_title.setFont(font)
-        self.waiting_title.setWordWrap(True)
-        self.waiting_text = QLabel(
-            "Sign in and approve access in your browser, then come back here. If the browser did not open, "
-            "copy the link and paste it into your browser."
-        )
-        self.waiting_text.setWordWrap(True)
-        bar = QProgressBar()
-        bar.setRange(0, 0)
-        bar.setTextVisible(False)
-        bar.setAccessibleName("Waiting for the browser sign-in")
-        v.addWidget(self.waiting_title)
-        v.addWidget(self.waiting_text)
-        v.addWidget(bar)
-        v.addStretch(1)
-        buttons = QHBoxLayout()
-        self.copy_link_button = QPushButton("Copy link")
-        self.copy_link_button.setEnabled(False)
+        page = self.waiting_page = WaitingPage()
+        self.waiting_title, self.waiting_text = page.title, page.text
+        self.copy_link_button = page.copy_link_button
         self.copy_link_button.clicked.connect(self.copy_link)
-        # Offered when the browser did not open and the provider has a device flow.
-        self.device_instead_button = QPushButton("Sign in with a code instead")
-        self.device_instead_button.hide()
+        self.device_instead_button = page.device_instead_button
         self.device_instead_button.clicked.connect(self.device_instead)
-        self.wait_cancel_button = QPushButton("Cancel")
+        self.wait_cancel_button = page.cancel_button
         self.wait_cancel_button.clicked.connect(self.cancel_sign_in)
-        buttons.addWidget(self.copy_link_button)
-        buttons.addWidget(self.device_instead_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.wait_cancel_button)
-        v.addLayout(buttons)
-        self.waiting_page = page
         self.stack.addWidget(page)
 
     def _build_result(self) -> None:
-        page = QWidget()
-        v = QVBoxLayout(page)
-        v.setContentsMargins(0, 12, 0, 0)
-        self.result_text = QLabel()
-        self.result_text.setWordWrap(True)
-        self.result_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        v.addWidget(self.result_text)
-        v.addStretch(1)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        self.retry_button = QPushButton("Try again")
+        page = self.result_page = ResultPage()
+        self.result_text, self.retry_button = page.text, page.retry_button
         self.retry_button.clicked.connect(self._start_reconnect)
-        close = QPushButton("Close")
-        close.clicked.connect(self.reject)
-        buttons.addWidget(self.retry_button)
-        buttons.addWidget(close)
-        v.addLayout(buttons)
-        self.result_page = page
+        page.close_button.clicked.connect(self.reject)
         self.stack.addWidget(page)
 
     # --- form behaviour ---------------------------------------------------------------------------
@@ -381,7 +221,7 @@ class ConnectDialog(QDialog):
         else:
             preset = PRESETS[key]
             for param in preset.params:  # labels, hints and defaults from the preset's declarations
-                field = _line(param.help if param.required else f"Default: {param.default}", param.label)
+                field = line_field(param.help if param.required else f"Default: {param.default}", param.label)
                 field.editor.setToolTip(param.help.capitalize() + ".")
                 self.param_fields[param.name] = field
                 self.params_form.addRow(f"{param.label}:", field)
@@ -415,17 +255,7 @@ class ConnectDialog(QDialog):
         self.resize(max(self.width(), self.minimumSizeHint().width()), self.sizeHint().height())
 
     def _mode_changed(self, *_: Any) -> None:
-        issuer = self.use_issuer.isChecked()
-        for field, show in (
-            (self.issuer, issuer),
-            (self.auth_endpoint, not issuer),
-            (self.token_endpoint, not issuer),
-            (self.revocation_endpoint, not issuer),
-        ):
-            field.setVisible(show)
-            label = self._custom_form.labelForField(field)
-            if label is not None:
-                label.setVisible(show)
+        self.custom_box.show_mode()
         self._device_offered()
         self._fit()
 
@@ -512,8 +342,7 @@ class ConnectDialog(QDialog):
                 try:
                     spec = preset.build(params)
                 except UsageError as exc:
-                    target = next((f for n, f in self.param_fields.items() if n in str(exc)), None)
-                    bad(target or self.client_id, str(exc).replace("--", ""))
+                    bad(self.field_for(exc.input) or self.client_id, in_words(exc))
                 else:
                     if spec.requires_secret and not secret:
                         bad(self.client_secret, f"{spec.display_name} requires the client secret of your app.")
@@ -523,7 +352,7 @@ class ConnectDialog(QDialog):
         name = self.name.text
         taken = self._taken_names()
         if name and name.casefold() in taken:
-            bad(self.name, f"An account named {name!r} already exists; pick another name.")
+            bad(self.name, f"An account named {name!r} already exists. Choose another display name.")
         if not ok:
             first = next(f for f in self._fields() if f in marked)  # the topmost, not the first checked
             first.editor.setFocus(Qt.FocusReason.OtherFocusReason)
@@ -536,6 +365,39 @@ class ConnectDialog(QDialog):
             name=name or None,
             **kwargs,
         )
+
+    def field_for(self, which: Input | None) -> Field | None:
+        """The field where an error about `which` input belongs (errors name inputs, never fields or flags)."""
+        fields: dict[str, Field] = {
+            Input.ISSUER: self.issuer,
+            Input.AUTHORIZATION_ENDPOINT: self.auth_endpoint,
+            Input.TOKEN_ENDPOINT: self.token_endpoint,
+            Input.REVOCATION_ENDPOINT: self.revocation_endpoint,
+            Input.CLIENT_ID: self.client_id,
+            Input.CLIENT_SECRET: self.client_secret,
+            Input.SCOPES: self.scopes,
+            Input.NAME: self.name,
+            Input.REDIRECT_PORT: self.advanced.port,
+            Input.REDIRECT_PATH: self.advanced.path,
+            **self.param_fields,  # keyed by parameter name, which is its Input's value
+        }
+        return None if which is None else fields.get(which)
+
+    def _mark(self, exc: TokendeskError) -> bool:
+        """Show an error of a submitted request at the field it is about; False when no field on show is."""
+        field = self.field_for(exc.input)
+        if field is None:
+            return False
+        if field in self.advanced.fields():
+            self.advanced.toggle.setChecked(True)  # folded away: open it, or the message would be hidden
+        if not field.isVisibleTo(self.form_page):  # not the other mode's fields (the page may be hidden now)
+            return False
+        self._task = None
+        self._show_page(self.form_page)
+        field.set_error(in_words(exc))
+        field.editor.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.connect_button.setEnabled(True)
+        return True
 
     def _taken_names(self) -> set[str]:
         parent = self.parent()
@@ -564,13 +426,8 @@ class ConnectDialog(QDialog):
         service = self.bridge.service
         try:
             spec = await service.resolve_provider(request)
-        except (DiscoveryError, TransientError, InvalidEndpoint) as exc:
-            if request.issuer:
-                self._task = None
-                self.checking.hide()
-                self.issuer.set_error(str(exc))
-                self.issuer.editor.setFocus(Qt.FocusReason.OtherFocusReason)
-                self.connect_button.setEnabled(True)
+        except TokendeskError as exc:
+            if self._mark(exc):  # about one input (the issuer that did not answer, a port): said next to it
                 return
             raise
         finally:
@@ -690,9 +547,12 @@ class ConnectDialog(QDialog):
     def _failed(self, exc: BaseException) -> None:
         self._task = None
         if isinstance(exc, AuthorizationDenied | AuthorizationTimeout):
-            text = str(exc).rstrip(".") + ". Nothing was saved."  # the core's text says what happened
+            text = in_words(exc).rstrip(".") + ". Nothing was saved."  # the core's text says what happened
         elif isinstance(exc, TokendeskError):
-            text = str(exc)
+            text = in_words(exc)
+            if self.reconnecting is None and self._mark(exc):  # about one input: said next to it
+                self.finished_with.emit(text)
+                return
         else:
             log.error("connecting failed unexpectedly", exc_info=exc)
             text = f"Connecting failed unexpectedly ({type(exc).__name__}); see the log."

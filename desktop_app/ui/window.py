@@ -27,6 +27,7 @@ from desktop_app.core.accounts import AccountRecord, AccountState
 from . import icons
 from .clipboard import SecretClipboard
 from .delegate import AccountDelegate
+from .error_words import in_words
 from .flow import FlowLayout
 from .model import AccountListModel, Role
 from .settings import Settings
@@ -511,7 +512,8 @@ class MainWindow(QMainWindow):
 
         def failed(exc: BaseException) -> None:
             bridge.report(f"Copying the token of {name}", exc)
-            self.show_message(f"Not copied: {exc}" if str(exc) else f"Could not copy the token of {name}.", 15_000)
+            text = in_words(exc)  # with the remedy in the app's words (Reconnect), not the command line's
+            self.show_message(f"Not copied: {text}" if text else f"Could not copy the token of {name}.", 15_000)
 
         bridge.spawn(
             bridge.service.token(account_id, min_valid_s=min_valid_s),

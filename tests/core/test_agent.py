@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 
 from desktop_app.core.agent import AgentError, AgentServer, AgentToken, request_reject, request_token
-from desktop_app.core.errors import AccountNotFound, NeedsSignIn
+from desktop_app.core.errors import AccountNotFound, Hint, NeedsSignIn, TokendeskError
 from desktop_app.core.secrets import Secret
 
 pytestmark = pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="Unix sockets only")
@@ -166,10 +166,12 @@ async def test_other_requests_are_refused(agent: Agent, line: bytes) -> None:
 
 
 async def test_typed_errors_keep_their_exit_code(agent: Agent) -> None:
-    agent.source.raises = NeedsSignIn("Sign in again.")
+    agent.source.raises = NeedsSignIn("Sign in again.", account="Work")
     with pytest.raises(AgentError, match="Sign in again") as caught:
         await asyncio.to_thread(request_token, agent.path, "A", 60)
-    assert caught.value.exit_code == 3
+    # The facts travel too, so the CLI words the remedy (its own command) as if it had run the engine itself.
+    assert (caught.value.exit_code, caught.value.hint, caught.value.account) == (3, Hint.RECONNECT, "Work")
+    assert isinstance(caught.value, TokendeskError)
 
 
 async def test_an_unexpected_failure_is_an_error_reply_and_the_server_keeps_serving(

@@ -2,7 +2,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from desktop_app.core.errors import InvalidEndpoint, UsageError
+from desktop_app.core.errors import Hint, Input, InvalidEndpoint, UsageError
 from desktop_app.core.flow import request_scopes
 from desktop_app.core.oauth import Client, authorization_url
 from desktop_app.core.providers import PRESETS, ProviderSpec, Quirk, preset
@@ -103,8 +103,15 @@ def test_generic_oidc_request_has_pkce_state_nonce_and_consent() -> None:
 @pytest.mark.parametrize(("key", "param"), [("auth0", "domain"), ("okta", "domain"), ("keycloak", "realm")])
 def test_presets_needing_a_domain_or_realm_say_so(key: str, param: str) -> None:
     given = {"domain": "sso.example.com"} if param == "realm" else {}
-    with pytest.raises(UsageError, match=f"--{param}"):
+    with pytest.raises(UsageError, match=f"needs a {param}") as caught:
         preset(key, **given)
+    assert caught.value.input == param and caught.value.hint is Hint.GIVE_INPUT
+
+
+def test_every_preset_parameter_is_a_named_input() -> None:
+    """Errors name the input at fault (the CLI maps it to a flag, the dialog to a field): every preset
+    parameter must be one."""
+    assert {name for p in PRESETS.values() for name in p.params} <= set(Input)
 
 
 def test_preset_parameters_are_checked() -> None:
@@ -113,8 +120,9 @@ def test_preset_parameters_are_checked() -> None:
     )
     with pytest.raises(UsageError):
         preset("keycloak", domain="http://sso.example.com", realm="dev")
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError) as caught:
         preset("microsoft", tenant="evil/../x")
+    assert caught.value.input is Input.TENANT and caught.value.hint is Hint.CHANGE_INPUT
     with pytest.raises(UsageError, match="does not take"):
         preset("google", tenant="x")
     with pytest.raises(UsageError, match="Unknown provider"):

@@ -14,7 +14,7 @@ from jeepney.wrappers import DBusErrorResponse
 from keyring.errors import InitError, KeyringError, KeyringLocked
 from secretstorage.exceptions import LockedException, PromptDismissedException, SecretServiceNotAvailableException
 
-from desktop_app.core.errors import DamagedKeychainItem, NeedsSignIn, VaultError, VaultLocked, VaultUnavailable
+from desktop_app.core.errors import DamagedKeychainItem, Hint, NeedsSignIn, VaultError, VaultLocked, VaultUnavailable
 from desktop_app.core.secrets import Secret
 from desktop_app.core.tokens import TokenSet
 from desktop_app.core.vault import SERVICE_NAME, Vault, VaultEntry
@@ -72,9 +72,9 @@ async def test_an_injected_backend_is_still_checked_by_default(memory: MemoryKey
 
 async def test_a_damaged_item_needs_sign_in(vault: Vault, memory: MemoryKeyring) -> None:
     memory.set_password(SERVICE_NAME, "acct", '{"format":1,"tokens":{"access_token":"at-damaged-0001"')
-    with pytest.raises(DamagedKeychainItem, match="reconnect the account") as caught:
+    with pytest.raises(DamagedKeychainItem, match="damaged; reconnecting replaces it") as caught:
         await vault.load("acct")
-    assert isinstance(caught.value, NeedsSignIn) and caught.value.exit_code == 3
+    assert isinstance(caught.value, NeedsSignIn) and caught.value.exit_code == 3 and caught.value.hint is Hint.RECONNECT
     assert "at-damaged-0001" not in str(caught.value)
 
 

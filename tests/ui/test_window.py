@@ -140,6 +140,8 @@ def test_copy_refuses_a_token_that_cannot_be_made_valid(
     qloop.run_until_complete(go())
     assert QGuiApplication.clipboard().text() == "something the user copied"
     assert any("Not copied" in m and "sign in again" in m for m in messages)
+    # The remedy in the app's words (its Reconnect action), never the command line's.
+    assert any(m.endswith("Choose Reconnect to sign in again.") and "tokendesk " not in m for m in messages)
 
 
 def test_disconnect_asks_first(app_ctl: tuple[Controller, FakeService], qloop: asyncio.AbstractEventLoop) -> None:
