@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from desktop_app.core.errors import InvalidEndpoint, UsageError
+from desktop_app.core.errors import Hint, Input, InvalidEndpoint, UsageError
 from desktop_app.core.providers import (
     PRESETS,
     ParamKind,
@@ -132,8 +132,10 @@ def test_templates_are_checked_once_filled() -> None:
 
 def test_parameters_are_cleaned_by_kind_and_required_ones_say_so() -> None:
     assert preset("gitlab", domain=" HTTPS://Git.Example.com/ ").issuer == "https://git.example.com"
-    with pytest.raises(UsageError, match="not a valid realm"):
+    with pytest.raises(UsageError, match="not a valid realm") as bad:
         preset("keycloak", domain="sso.example.com", realm="a/b")
-    with pytest.raises(UsageError, match="--realm"):
+    assert (bad.value.input, bad.value.hint) == (Input.REALM, Hint.CHANGE_INPUT)
+    with pytest.raises(UsageError, match="needs a realm") as missing:
         preset("keycloak", domain="sso.example.com")
+    assert (missing.value.input, missing.value.hint) == (Input.REALM, Hint.GIVE_INPUT)
     assert [(q.name, q.required) for q in PRESETS["okta"].params] == [("domain", True), ("server", False)]

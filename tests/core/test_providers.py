@@ -111,7 +111,7 @@ def test_presets_needing_a_domain_or_realm_say_so(key: str, param: str) -> None:
 def test_every_preset_parameter_is_a_named_input() -> None:
     """Errors name the input at fault (the CLI maps it to a flag, the dialog to a field): every preset
     parameter must be one."""
-    assert {name for p in PRESETS.values() for name in p.params} <= set(Input)
+    assert {q.name for p in PRESETS.values() for q in p.params} <= set(Input)
 
 
 def test_preset_parameters_are_checked() -> None:
