@@ -85,9 +85,10 @@ class Service:
     """The one entry point the GUI and the CLI use: list, connect, reconnect, token, refresh, disconnect.
 
     Who owns it: each process makes one (the app through ui.Bridge, the CLI per command) and closes it with
-    aclose(); it owns the RefreshEngine, the AccountStore, and the Vault and HTTP client it is given (aclose()
-    closes them). Loop rules: every coroutine runs on the one asyncio loop that created it (the Qt loop under
-    qasync in the app); the store and the vault do their blocking work on worker threads, never on the loop.
+    aclose(); it owns the RefreshEngine, the process's one AccountStore (made here, or handed over by the app,
+    which read it for its first paint), and the Vault and HTTP client it is given (aclose() closes them).
+    Loop rules: every coroutine runs on the one asyncio loop that created it (the Qt loop under qasync in the
+    app); the store and the vault do their blocking work on worker threads, never on the loop.
     Events (AccountChanged, AccountRemoved, NeedsSignInRaised) reach subscribe()rs on that loop. What the GUI may
     call is core.facade.AccountService; the engine, store and bus stay private.
 

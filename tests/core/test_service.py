@@ -231,3 +231,32 @@ async def test_bearer_revocation_refreshes_an_expired_access_token_first(paths: 
     finally:
         await vault.delete(record.id)
         await service.aclose()
+
+
+async def test_reload_if_changed_reports_each_change_to_the_accounts_once(paths: AppPaths, vault: Vault) -> None:
+    from desktop_app.core.accounts import Identity
+    from desktop_app.core.providers import preset
+
+    service = Service(paths=paths, vault=vault, http=new_http_client())
+    other = AccountStore(paths.accounts_file)  # another process's
+    try:
+        assert service.watch() == (paths.config_dir, paths.accounts_file)
+        assert await service.reload_if_changed() == []
+        assert await service.reload_if_changed() is None
+        record = other.add(
+            AccountRecord(
+                id="a1",
+                name="Elsewhere",
+                provider=preset("github"),
+                client_id="cid",
+                scopes=(),
+                identity=Identity(subject="1"),
+                created_at=1.0,
+            )
+        )
+        assert await service.reload_if_changed() == [record]
+        assert await service.reload_if_changed() is None
+        other.remove(record.id)
+        assert await service.reload_if_changed() == []
+    finally:
+        await service.aclose()
