@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -116,6 +117,7 @@ class Service:
         # One store per process: the app hands over the one it read the accounts from before this existed.
         self._store = store or AccountStore(paths.accounts_file)
         self._shown: list[AccountRecord] | None = None  # what reload_if_changed() returned last
+        self._seen: tuple[int, int, int, int] | None = None  # accounts.json's signature at that call
         self._vault = vault
         self._http = http
         self._opener = opener
@@ -173,7 +175,13 @@ class Service:
         wrote accounts.json, or this one did); None if nothing changed."""
 
         def read() -> list[AccountRecord] | None:
-            records = self._store.all()  # from memory unless the file's signature changed
+            # Watchers also see lock and temp files come and go: an unchanged file is not even locked (on some
+            # systems the lock file itself comes and goes, and would wake the watcher again).
+            signature = _signature(self.paths.accounts_file)
+            if self._shown is not None and signature == self._seen:
+                return None
+            self._seen = signature
+            records = self._store.all()  # from memory unless the file changed
             if records == self._shown:  # the same objects while the file is unchanged: cheap
                 return None
             self._shown = records
@@ -515,6 +523,14 @@ class Service:
         except TokendeskError as exc:
             log.info("could not refresh before revoking (%s); trying the old access token", type(exc).__name__)
             return tokens
+
+
+def _signature(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _unique(name: str, taken: list[str]) -> str:
