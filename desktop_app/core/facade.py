@@ -89,3 +89,10 @@ class AccountService(Protocol):
     async def refresh(self, name_or_id: str) -> TokenSet: ...
 
     async def disconnect(self, name_or_id: str, *, keep_grant: bool = False) -> DisconnectResult: ...
+
+
+if TYPE_CHECKING:
+    from .service import Service
+
+    def _implements(service: Service) -> AccountService:
+        return service  # mypy fails here when Service drifts from the facade
