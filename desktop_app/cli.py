@@ -13,7 +13,7 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import __version__
 from .cli_words import in_words
@@ -27,6 +27,9 @@ from .exporting import DEFAULT_ENV, env_name
 from .formats import FORMATS
 from .gitcredential import check_username
 from .tokenpath import TOOL_MIN_VALID_S, IssuedToken
+
+if TYPE_CHECKING:
+    from .core.service import Service  # the type only: the module (httpx) loads when a command needs it
 
 log = logging.getLogger("tokendesk.cli")
 
@@ -267,7 +270,7 @@ async def _run(args: argparse.Namespace, paths: AppPaths) -> int:
     return await _serve(args, paths, lambda service: _command(args, service))
 
 
-async def _serve(args: argparse.Namespace, paths: AppPaths, work: Callable[[Any], Awaitable[T]]) -> T:
+async def _serve(args: argparse.Namespace, paths: AppPaths, work: Callable[[Service], Awaitable[T]]) -> T:
     """`work(service)` on a Service of its own, ended cleanly by SIGTERM/SIGINT/SIGHUP (raises Stopped)."""
     from .core.device import browser_available
     from .core.flow import system_browser
@@ -314,7 +317,7 @@ async def _serve(args: argparse.Namespace, paths: AppPaths, work: Callable[[Any]
                 loop.remove_signal_handler(signum)
 
 
-async def _command(args: argparse.Namespace, service: Any) -> int:
+async def _command(args: argparse.Namespace, service: Service) -> int:
     if args.command in ("connect", "reconnect"):
         from .device_prompt import say_code, say_notice
 
@@ -376,7 +379,7 @@ def _tools(args: argparse.Namespace, paths: AppPaths) -> int:
     from .core.secrets import Secret
 
     def engine(name: str, min_valid_s: float) -> IssuedToken:
-        async def work(service: Any) -> IssuedToken:
+        async def work(service: Service) -> IssuedToken:
             record = service.find(name)
             return IssuedToken.of(record, await service.token(record.id, min_valid_s=min_valid_s))
 
@@ -400,7 +403,7 @@ def _tools(args: argparse.Namespace, paths: AppPaths) -> int:
         if marked is not None:
             return marked
 
-        async def work(service: Any) -> bool:
+        async def work(service: Service) -> bool:
             return bool(await service.reject(args.account, password))
 
         return asyncio.run(_serve(args, paths, work))

@@ -179,11 +179,11 @@ def main() -> int:
         controller = Controller(paths, now=lambda: NOW)
         details = DetailsDialog(dead, now=lambda: NOW, parent=controller.window)  # type: ignore[arg-type]
         details.show()
-        from desktop_app.core.events import EventBus
         from desktop_app.ui.bridge import Bridge
 
         class NoService:
-            bus = EventBus()
+            def subscribe(self, listener: object) -> object:
+                return lambda: None
 
         connect = ConnectDialog(Bridge(NoService()), parent=controller.window)  # type: ignore[arg-type]
         connect.select_provider(CUSTOM)

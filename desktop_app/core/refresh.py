@@ -14,11 +14,11 @@ import hmac
 import logging
 import random
 from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from pathlib import Path
 
 import httpx
-from filelock import FileLock, Timeout
 
 from .accounts import AccountRecord, AccountState, AccountStore, Attempt, Event, sign_in_message
 from .clock import Clock
@@ -27,7 +27,6 @@ from .errors import (
     ClientConfigError,
     Hint,
     InvalidGrant,
-    LockBusy,
     MalformedResponse,
     NeedsSignIn,
     ProviderError,
@@ -38,6 +37,7 @@ from .errors import (
     VaultError,
 )
 from .events import AccountChanged, EventBus, NeedsSignInRaised
+from .marks import LOST_ROTATION, account_lock, cleared, holding, synced, waiting_elsewhere
 from .oauth import Client, refresh_grant
 from .owner import owner_is_alive, process_owner
 from .schedule import RefreshPolicy, Schedule, honour_retry_at
@@ -211,14 +211,7 @@ class RefreshEngine:
             records = await self._store.call(self._store.all)
             for record in records:
                 if record.rotation_pending == self._owner and record.id not in self._unsaved:
-                    await self._update(
-                        record.id,
-                        lambda r: (
-                            replace(self._synced(r.id, r), rotation_pending=None)
-                            if r.rotation_pending == self._owner
-                            else r
-                        ),
-                    )
+                    await self._update(record.id, lambda r: cleared(r, self._owner, self._saved(r.id)))
         except TokendeskError as exc:
             log.error("could not clear this process's refresh marks: %s", exc)
 
@@ -323,8 +316,7 @@ class RefreshEngine:
             self._held.pop(account_id, None)
             return
         stalls = self._held.get(account_id, (0.0, 0))[1] + 1
-        ceiling = min(self._policy.stall_cap_s, self._policy.backoff_base_s * 2 ** min(stalls - 1, 30))
-        self._held[account_id] = (now + self._rng.uniform(ceiling / 2, ceiling), stalls)
+        self._held[account_id] = (now + self._schedule.stall_s(stalls), stalls)
 
     # --- one refresh ------------------------------------------------------------------------------
 
@@ -344,27 +336,12 @@ class RefreshEngine:
         # shield: a caller giving up must not abort a refresh that may be rotating the token right now.
         return await asyncio.shield(flight)
 
-    @contextlib.asynccontextmanager
-    async def _cross_process_lock(self, account_id: str, *, stoppable: bool = True) -> AsyncIterator[None]:
-        lock = FileLock(str(self._lock_dir / f"{account_id}.lock"), thread_local=False)
-        deadline = asyncio.get_running_loop().time() + self._policy.lock_timeout_s
-        # Poll instead of blocking a thread: a cancelled waiter must never acquire the lock later and keep it.
-        while True:
-            if stoppable and self._stopping:
-                raise TransientError("Tokendesk is shutting down; nothing was sent.")
-            try:
-                lock.acquire(timeout=0)
-                break
-            except Timeout:
-                if asyncio.get_running_loop().time() > deadline:
-                    raise LockBusy(
-                        "Another Tokendesk process is stuck refreshing this account.", hint=Hint.RETRY_LATER
-                    ) from None
-                await asyncio.sleep(0.02)
-        try:
-            yield
-        finally:
-            lock.release()
+    def _cross_process_lock(self, account_id: str, *, stoppable: bool = True) -> AbstractAsyncContextManager[None]:
+        return account_lock(
+            self._lock_dir / f"{account_id}.lock",
+            timeout_s=self._policy.lock_timeout_s,
+            stopping=lambda: stoppable and self._stopping,
+        )
 
     async def _load(self, account_id: str) -> VaultEntry:
         entry = await self._vault.load(account_id)
@@ -540,17 +517,9 @@ class RefreshEngine:
         owner = record.rotation_pending
         assert owner is not None
         if self._owner_alive(owner):
-            raise RotationPending(
-                f"{record.name}: a refreshed token is waiting for the keychain in another Tokendesk process; "
-                "nothing was sent. Try again once the keychain answers.",
-                account=record.name,
-            )
-        reason = (
-            "A Tokendesk process stopped while refreshing this account, before the new tokens reached the "
-            "keychain; the stored refresh token may already be spent."
-        )
-        await self._needs_sign_in(record.id, reason, None)
-        raise NeedsSignIn(reason, account=record.name)
+            raise RotationPending(waiting_elsewhere(record), account=record.name)
+        await self._needs_sign_in(record.id, LOST_ROTATION, None)
+        raise NeedsSignIn(LOST_ROTATION, account=record.name)
 
     async def _adopt_if_rotated_elsewhere(self, account_id: str, used: TokenSet) -> TokenSet | None:
         latest = await self._vault.load(account_id)
@@ -612,25 +581,12 @@ class RefreshEngine:
 
         await self._update(account_id, change)
 
-    def _synced(self, account_id: str, record: AccountRecord) -> AccountRecord:
-        """The record describing the tokens this process last put in the keychain, when a failed attempt saved
-        some (a rescued rotation) and the mark is about to come down: otherwise another process would trust its
-        older cached copy (see _refresh) and send a spent refresh token. Failures and state are left alone."""
+    def _saved(self, account_id: str) -> TokenSet | None:
         entry = self._cache.get(account_id)
-        tokens = None if entry is None else entry.tokens
-        if tokens is None or tokens.issued_at == record.issued_at or account_id in self._unsaved:
-            return record
-        return replace(
-            record,
-            issued_at=tokens.issued_at,
-            expires_at=tokens.expires_at,
-            refresh_expires_at=tokens.refresh_expires_at,
-            has_refresh_token=tokens.refresh_token is not None,
-        )
+        return None if entry is None else entry.tokens
+
+    def _synced(self, account_id: str, record: AccountRecord) -> AccountRecord:
+        return synced(record, self._saved(account_id), unsaved=account_id in self._unsaved)
 
     def _holding(self, account_id: str, record: AccountRecord) -> str | None:
-        """The rotation-pending mark after a failed attempt: ours stays up only while we hold a rotated token
-        the keychain refused; another process's mark is never ours to clear."""
-        if record.rotation_pending == self._owner and account_id not in self._unsaved:
-            return None
-        return record.rotation_pending
+        return holding(record, self._owner, unsaved=account_id in self._unsaved)

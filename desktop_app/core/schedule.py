@@ -100,6 +100,11 @@ class Schedule:
             delay = max(delay, min(retry_after, self._policy.max_retry_after_s))
         return delay
 
+    def stall_s(self, stalls: int) -> float:
+        """How long to hold back an account whose attempts changed nothing, `stalls` times in a row."""
+        ceiling = min(self._policy.stall_cap_s, self._policy.backoff_base_s * 2 ** min(stalls - 1, 30))
+        return self._rng.uniform(ceiling / 2, ceiling)
+
 
 def honour_retry_at(record: AccountRecord, now: float) -> None:
     """The provider's clock binds every caller: a script asking during a backoff gets an answer at once,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import httpx
 
@@ -17,7 +19,7 @@ from .defaults import DEVICE_WAIT_MAX_S, MIN_VALID_S, SIGN_IN_TIMEOUT_S
 from .device import CodeCallback, device_sign_in
 from .discovery import discover
 from .errors import Hint, Input, TokendeskError, TransientError, UsageError
-from .events import AccountChanged, AccountRemoved, EventBus
+from .events import AccountChanged, AccountRemoved, EventBus, Listener
 from .flow import BrowserOpener, SignIn, request_scopes, sign_in, system_browser
 from .oauth import Client, new_http_client, refresh_grant
 from .paths import AppPaths
@@ -84,10 +86,12 @@ class Service:
     """The one entry point the GUI and the CLI use: list, connect, reconnect, token, refresh, disconnect.
 
     Who owns it: each process makes one (the app through ui.Bridge, the CLI per command) and closes it with
-    aclose(); it owns the RefreshEngine, the AccountStore, and the Vault and HTTP client it is given (aclose()
-    closes them). Loop rules: every coroutine runs on the one asyncio loop that created it (the Qt loop under
-    qasync in the app); the store and the vault do their blocking work on worker threads, never on the loop.
-    Events (AccountChanged, AccountRemoved, NeedsSignInRaised) are published on `bus`, on that loop.
+    aclose(); it owns the RefreshEngine, the process's one AccountStore (made here, or handed over by the app,
+    which read it for its first paint), and the Vault and HTTP client it is given (aclose() closes them).
+    Loop rules: every coroutine runs on the one asyncio loop that created it (the Qt loop under qasync in the
+    app); the store and the vault do their blocking work on worker threads, never on the loop.
+    Events (AccountChanged, AccountRemoved, NeedsSignInRaised) reach subscribe()rs on that loop. What the GUI may
+    call is core.facade.AccountService; the engine, store and bus stay private.
 
     Invariants: secrets go only to the vault (the keychain), metadata only to the store, and neither is
     returned in exception text; a refresh token is spent by at most one caller across processes (the engine's
@@ -99,6 +103,7 @@ class Service:
         paths: AppPaths,
         vault: Vault,
         http: httpx.AsyncClient,
+        store: AccountStore | None = None,
         clock: Clock | None = None,
         opener: BrowserOpener = system_browser,
         bus: EventBus | None = None,
@@ -108,20 +113,23 @@ class Service:
     ) -> None:
         self.paths = paths
         self.clock = clock or SystemClock()
-        self.bus = bus or EventBus()
-        self.store = AccountStore(paths.accounts_file)
+        self._bus = bus or EventBus()
+        # One store per process: the app hands over the one it read the accounts from before this existed.
+        self._store = store or AccountStore(paths.accounts_file)
+        self._shown: list[AccountRecord] | None = None  # what reload_if_changed() returned last
+        self._seen: tuple[int, int, int, int] | None = None  # accounts.json's signature at that call
         self._vault = vault
         self._http = http
         self._opener = opener
         self._flow_timeout_s = flow_timeout_s
         # Whether a browser can open at all (the CLI passes device.browser_available); None: assume it can.
         self._browser_check = browser_check
-        self.engine = RefreshEngine(
-            store=self.store,
+        self._engine = RefreshEngine(
+            store=self._store,
             vault=vault,
             http=http,
             clock=self.clock,
-            bus=self.bus,
+            bus=self._bus,
             lock_dir=paths.lock_dir,
             policy=policy,
         )
@@ -132,10 +140,10 @@ class Service:
 
     def stop_sending(self) -> None:
         """Shutting down (a signal): start no new refresh; those already sent still finish in aclose()."""
-        self.engine.stop()
+        self._engine.stop()
 
     async def aclose(self) -> None:
-        await self.engine.drain()
+        await self._engine.drain()
         await self._http.aclose()
         self._vault.close()
 
@@ -143,13 +151,54 @@ class Service:
         """Raise VaultLocked/VaultUnavailable unless the keychain answers (it may prompt to unlock)."""
         await self._vault.probe()
 
+    # --- events and the background loop -------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener` with each event (AccountChanged, AccountRemoved, NeedsSignInRaised), on the loop."""
+        return self._bus.subscribe(listener)
+
+    async def run_background(self) -> None:
+        """Refresh accounts as they come due, until cancelled (the app's loop; see RefreshEngine.run)."""
+        await self._engine.run()
+
+    def wake(self) -> None:
+        """Re-plan the background refresh now (clock jump, network back, system resumed)."""
+        self._engine.wake()
+
+    def watch(self) -> tuple[Path, ...]:
+        """The config dir and accounts.json: an atomic replace drops a watch on the file's old inode, so a
+        watcher re-adds the file (once it exists again) whenever the directory changes."""
+        return (self.paths.config_dir, self.paths.accounts_file)
+
+    async def reload_if_changed(self) -> list[AccountRecord] | None:
+        """Every account, if the store's records differ from what the previous call returned (another process
+        wrote accounts.json, or this one did); None if nothing changed."""
+
+        def read() -> list[AccountRecord] | None:
+            # Watchers also see lock and temp files come and go: an unchanged file is not even locked (on some
+            # systems the lock file itself comes and goes, and would wake the watcher again).
+            signature = _signature(self.paths.accounts_file)
+            if self._shown is not None and signature == self._seen:
+                return None
+            self._seen = signature
+            records = self._store.all()  # from memory unless the file changed
+            if records == self._shown:  # the same objects while the file is unchanged: cheap
+                return None
+            self._shown = records
+            return records
+
+        return await self._store.call(read)
+
     # --- reading ----------------------------------------------------------------------------------
 
     def accounts(self) -> list[AccountRecord]:
-        return self.store.all()
+        return self._store.all()
 
     def find(self, name_or_id: str) -> AccountRecord:
-        return self.store.find(name_or_id)
+        return self._store.find(name_or_id)
+
+    async def _find(self, name_or_id: str) -> AccountRecord:
+        return await self._store.call(self._store.find, name_or_id)
 
     # --- providers --------------------------------------------------------------------------------
 
@@ -231,7 +280,7 @@ class Service:
             raise UsageError("A client ID is required.", input=Input.CLIENT_ID, hint=Hint.GIVE_INPUT)
         spec = await self.resolve_provider(request)
         await self._vault.probe()  # fail before the browser opens, not after the user consented
-        existing = [r.name.casefold() for r in await asyncio.to_thread(self.store.all)]
+        existing = [r.name.casefold() for r in await self._store.call(self._store.all)]
         if request.name and request.name.casefold() in existing:
             raise UsageError(
                 f"An account named {request.name!r} already exists.",
@@ -259,12 +308,12 @@ class Service:
         entry = VaultEntry(tokens=result.tokens, client_secret=request.client_secret)
         await self._vault.save(record.id, entry)
         try:
-            await asyncio.to_thread(self.store.add, record)
+            await self._store.call(self._store.add, record)
         except BaseException:
             await self._vault.delete(record.id)  # no orphaned secrets
             raise
-        self.engine.remember(record.id, entry)
-        self.bus.emit(AccountChanged(record))
+        self._engine.remember(record.id, entry)
+        self._bus.emit(AccountChanged(record))
         return record
 
     async def reconnect(
@@ -276,7 +325,7 @@ class Service:
         on_code: CodeCallback | None = None,
         on_notice: Callable[[str], None] | None = None,
     ) -> AccountRecord:
-        record = self.find(name_or_id)
+        record = await self._find(name_or_id)
         spec = record.provider.validated()  # a record stored under older rules may name a refused endpoint
         entry = await self._vault.load(record.id)
         secret = entry.client_secret if entry else None
@@ -293,13 +342,13 @@ class Service:
             )
         new_entry = VaultEntry(tokens=result.tokens, client_secret=secret)
         now = self.clock.now()
-        async with self.engine.exclusive(record.id):
+        async with self._engine.exclusive(record.id):
             # Before the new grant is saved: a rotated token of the old grant still waiting in memory must
             # never be written over it. with_tokens() clears the metadata's rotation-pending mark.
-            self.engine.forget(record.id)
+            self._engine.forget(record.id)
             await self._vault.save(record.id, new_entry)
-            updated = await asyncio.to_thread(
-                self.store.update,
+            updated = await self._store.call(
+                self._store.update,
                 record.id,
                 lambda r: (
                     r.apply(Event.CONNECTED, identity=identity if identity.subject else r.identity)
@@ -307,8 +356,8 @@ class Service:
                     .with_attempt(Attempt(now, "ok", "reconnected"))
                 ),
             )
-        self.engine.remember(record.id, new_entry)
-        self.bus.emit(AccountChanged(updated))
+        self._engine.remember(record.id, new_entry)
+        self._bus.emit(AccountChanged(updated))
         return updated
 
     async def _revoke_quietly(self, record: AccountRecord, entry: VaultEntry) -> None:
@@ -408,21 +457,21 @@ class Service:
     # --- tokens -----------------------------------------------------------------------------------
 
     async def token(self, name_or_id: str, *, min_valid_s: float = MIN_VALID_S) -> TokenSet:
-        return await self.engine.get_token(self.find(name_or_id).id, min_valid_s=min_valid_s)
+        return await self._engine.get_token((await self._find(name_or_id)).id, min_valid_s=min_valid_s)
 
     async def reject(self, name_or_id: str, access_token: Secret) -> bool:
         """A client got `access_token` refused: the next request refreshes (see RefreshEngine.mark_rejected)."""
-        return await self.engine.mark_rejected(self.find(name_or_id).id, access_token)
+        return await self._engine.mark_rejected((await self._find(name_or_id)).id, access_token)
 
     async def refresh(self, name_or_id: str) -> TokenSet:
-        return await self.engine.refresh_now(self.find(name_or_id).id)
+        return await self._engine.refresh_now((await self._find(name_or_id)).id)
 
     def agent_server(self) -> AgentServer:
         """A server for `tokendesk token` calls from scripts while this process (the app) runs."""
 
         async def source(name: str, min_valid_s: float) -> AgentToken:
-            record = self.find(name)
-            tokens = await self.engine.get_token(record.id, min_valid_s=min_valid_s)
+            record = await self._find(name)
+            tokens = await self._engine.get_token(record.id, min_valid_s=min_valid_s)
             return AgentToken(
                 tokens.access_token.reveal(),
                 tokens.token_type,
@@ -438,18 +487,18 @@ class Service:
     # --- disconnecting ----------------------------------------------------------------------------
 
     async def disconnect(self, name_or_id: str, *, keep_grant: bool = False) -> DisconnectResult:
-        record = self.find(name_or_id)
+        record = await self._find(name_or_id)
         # Under the account's lock: a refresh finishing meanwhile would revive a token we just revoked.
-        async with self.engine.exclusive(record.id):
+        async with self._engine.exclusive(record.id):
             entry = await self._vault.load(record.id)
             result = DisconnectResult(revoked=False)
             if not keep_grant and entry is not None and entry.tokens is not None:
                 result = await self._revoke(record, entry)
             # Keychain first: metadata without secrets is harmless, secrets without metadata are orphans.
             await self._vault.delete(record.id)
-            await asyncio.to_thread(self.store.remove, record.id)
-        self.engine.forget(record.id)
-        self.bus.emit(AccountRemoved(record.id))
+            await self._store.call(self._store.remove, record.id)
+        self._engine.forget(record.id)
+        self._bus.emit(AccountRemoved(record.id))
         return result
 
     async def _revoke(self, record: AccountRecord, entry: VaultEntry) -> DisconnectResult:
@@ -481,8 +530,8 @@ class Service:
         assert entry.tokens is not None
         tokens, now = entry.tokens, self.clock.now()
         await self._vault.save(record.id, entry)
-        await asyncio.to_thread(self.store.update, record.id, lambda r: r.with_tokens(tokens, now))
-        self.engine.remember(record.id, entry)
+        await self._store.call(self._store.update, record.id, lambda r: r.with_tokens(tokens, now))
+        self._engine.remember(record.id, entry)
 
     async def _fresh_for_revocation(self, spec: ProviderSpec, client: Client, tokens: TokenSet) -> TokenSet:
         """APIs that take the access token as a Bearer credential refuse an expired one; refresh first (under
@@ -495,6 +544,14 @@ class Service:
         except TokendeskError as exc:
             log.info("could not refresh before revoking (%s); trying the old access token", type(exc).__name__)
             return tokens
+
+
+def _signature(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _unique(name: str, taken: list[str]) -> str:

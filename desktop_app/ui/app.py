@@ -10,6 +10,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, QUrl, Signal
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from types import TracebackType
 
-    from desktop_app.core.service import Service
+    from desktop_app.core.facade import AccountService
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,8 @@ class Controller(QObject):
         super().__init__()
         timers = timers or UiTimers()
         self.paths = paths
-        self.store = AccountStore(paths.accounts_file)
+        # Read for the first paint, before the service exists; then handed to it (one store per process).
+        self._store: AccountStore | None = AccountStore(paths.accounts_file)
         self.settings = settings or Settings(paths.config_dir / "tokendesk-ui.ini")
         self.model = AccountListModel(now)
         self.clipboard = SecretClipboard(parent=self, tick_interval_ms=timers.clipboard_tick_ms)
@@ -102,7 +104,7 @@ class Controller(QObject):
         self.bridge: Bridge | None = None
         self._done: asyncio.Future[None] | None = None
         self._closing = False
-        self._seen: tuple[int, int, int] | None = None
+        self._watched: tuple[Path, ...] = ()
 
         self.tray.openRequested.connect(self._open_from_tray)
         self.tray.reconnectRequested.connect(self._reconnect_from_notification)
@@ -121,51 +123,42 @@ class Controller(QObject):
         self.watcher = QFileSystemWatcher(self)
         self.watcher.fileChanged.connect(self._files_changed)
         self.watcher.directoryChanged.connect(self._files_changed)
-        self._watch()
         self.load_metadata()
 
     # --- metadata (no keychain, no httpx) ---------------------------------------------------------
 
     def load_metadata(self) -> None:
-        self._seen = self._signature()
+        """The accounts as stored, read on the GUI thread: only before the service exists (first paint)."""
+        if self._store is None:
+            return
         try:
-            self.model.set_records(self.store.all())
+            self.model.set_records(self._store.all())
         except StoreError as exc:
             self.window.banner.show_text(str(exc), "error")
 
     def _watch(self) -> None:
-        directory = str(self.paths.config_dir)
-        if directory not in self.watcher.directories():
-            self.watcher.addPath(directory)
-        file = str(self.paths.accounts_file)
-        # An atomic replace drops the watch on the old inode: add the path again each time.
-        if self.paths.accounts_file.exists() and file not in self.watcher.files():
-            self.watcher.addPath(file)
-
-    def _signature(self) -> tuple[int, int, int] | None:
-        try:
-            st = os.stat(self.paths.accounts_file)
-        except OSError:
-            return None
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
+        for path in self._watched:
+            # An atomic replace drops the watch on the old inode: add the file again each time it exists.
+            text = str(path)
+            if path.exists() and text not in self.watcher.files() and text not in self.watcher.directories():
+                self.watcher.addPath(text)
 
     def _files_changed(self, *_: Any) -> None:
         self._watch()
-        # The directory also sees lock and temp files come and go; only a new accounts.json matters.
-        if self._signature() != self._seen:
-            self._reload_timer_ms.start()
+        # Debounced: a write also makes lock and temp files come and go in the directory.
+        self._reload_timer_ms.start()
 
     def reload(self) -> None:
         """Pick up changes made by other processes (the CLI refreshing or disconnecting)."""
         if self.bridge is None:
             self.load_metadata()
             return
-        self._seen = self._signature()
 
-        def apply(records: list[AccountRecord]) -> None:
-            self.model.set_records(records)
+        def apply(records: list[AccountRecord] | None) -> None:
+            if records is not None:  # None: the accounts are as last shown (lock or temp files changed)
+                self.model.set_records(records)
 
-        self.bridge.spawn(asyncio.to_thread(self.store.all), "Reading accounts", on_done=apply)
+        self.bridge.spawn(self.bridge.service.reload_if_changed(), "Reading accounts", on_done=apply)
 
     # --- the service ------------------------------------------------------------------------------
 
@@ -174,13 +167,17 @@ class Controller(QObject):
         from desktop_app.core.service import Service
 
         opener = QtOpener(self)
-        service = Service.create(self.paths, opener=opener)
+        service = Service.create(self.paths, store=self._store, opener=opener)
         bridge = self.attach(service)
         opener.failed.connect(bridge.browser_failed)
+        self.reload()  # what changed between the first paint and the watch
 
-    def attach(self, service: Service) -> Bridge:
+    def attach(self, service: AccountService) -> Bridge:
         bridge = Bridge(service, self)
         self.bridge = bridge
+        self._store = None  # the service's own store from now on
+        self._watched = service.watch()
+        self._watch()
         bridge.accountChanged.connect(self.model.upsert)
         bridge.accountRemoved.connect(self.model.remove)
         bridge.needsSignIn.connect(self._needs_sign_in)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
@@ -15,9 +15,10 @@ from desktop_app.core.errors import VaultError
 from desktop_app.core.events import AccountChanged, AccountRemoved, CoreEvent, NeedsSignInRaised
 
 if TYPE_CHECKING:
-    from desktop_app.core.service import Service
+    from desktop_app.core.facade import AccountService
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 KEYCHAIN_RETRY_S = 10.0
 
@@ -44,14 +45,16 @@ class Bridge(QObject):
     engineStarted = Signal()
     browserFailed = Signal()  # the system browser did not open: the connect dialog points at "Copy link"
 
-    def __init__(self, service: Service, parent: QObject | None = None, *, keychain_retry_s: float = KEYCHAIN_RETRY_S):
+    def __init__(
+        self, service: AccountService, parent: QObject | None = None, *, keychain_retry_s: float = KEYCHAIN_RETRY_S
+    ):
         super().__init__(parent)
         self.service = service
         self._tasks: set[asyncio.Task[Any]] = set()
         self._engine_task: asyncio.Task[None] | None = None
         self._agent: AgentServer | None = None
         self._keychain_retry_s = keychain_retry_s
-        self._unsubscribe = service.bus.subscribe(self._on_event)
+        self._unsubscribe = service.subscribe(self._on_event)
 
     def _on_event(self, event: CoreEvent) -> None:
         # The bus calls us on the event loop thread, which is Qt's GUI thread under qasync.
@@ -69,17 +72,17 @@ class Bridge(QObject):
 
     def spawn(
         self,
-        coro: Coroutine[Any, Any, Any],
+        coro: Coroutine[Any, Any, T],
         what: str,
         *,
-        on_done: Callable[[Any], None] | None = None,
+        on_done: Callable[[T], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
-    ) -> asyncio.Task[Any]:
+    ) -> asyncio.Task[T]:
         """Run `coro` in the background; its failure is logged and reported, never lost."""
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)  # strong reference: the loop only keeps weak ones
 
-        def done(t: asyncio.Task[Any]) -> None:
+        def done(t: asyncio.Task[T]) -> None:
             self._tasks.discard(t)
             if t.cancelled():
                 return
@@ -130,7 +133,7 @@ class Bridge(QObject):
                 await asyncio.sleep(self._keychain_retry_s)
         if waiting:
             self.keychainWaiting.emit(False)
-        self._engine_task = self.spawn(self.service.engine.run(), "Background refresh")
+        self._engine_task = self.spawn(self.service.run_background(), "Background refresh")
         await self._serve_agent()
         self.engineStarted.emit()
 
@@ -155,7 +158,7 @@ class Bridge(QObject):
         return self._engine_task is not None and not self._engine_task.done()
 
     def wake(self) -> None:
-        self.service.engine.wake()
+        self.service.wake()
 
     async def aclose(self) -> None:
         # The unsubscriber holds our bound method: drop it too, or bridge and service stay in a cycle.

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from desktop_app.core.accounts import AccountRecord
+from desktop_app.core.accounts import AccountRecord, AccountStore
 from desktop_app.core.errors import TransientError
 from desktop_app.core.oauth import new_http_client
 from desktop_app.core.paths import AppPaths
@@ -49,12 +49,15 @@ class Provider:
 async def setup(paths: AppPaths, vault: Vault) -> AsyncIterator[tuple[Service, Provider, AccountRecord]]:
     provider = Provider()
     clock = FakeClock()
+    store = AccountStore(paths.accounts_file)  # the service's own: the test seeds it
     service = Service(
-        paths=paths, vault=vault, http=new_http_client(transport=httpx.MockTransport(provider.handle)), clock=clock
+        paths=paths,
+        vault=vault,
+        http=new_http_client(transport=httpx.MockTransport(provider.handle)),
+        store=store,
+        clock=clock,
     )
-    record = await seed_account(
-        service.store, vault, clock.now(), access="at-old-0001", refresh="rt-old-0001", name="Acct"
-    )
+    record = await seed_account(store, vault, clock.now(), access="at-old-0001", refresh="rt-old-0001", name="Acct")
     clock.advance(1)
     yield service, provider, record
     await vault.delete(record.id)
@@ -84,7 +87,7 @@ async def test_shutdown_lets_a_rotation_reach_the_keychain(setup: tuple[Service,
     service, provider, record = setup
     refresh = asyncio.ensure_future(service.refresh(record.name))
     await asyncio.wait_for(provider.refresh_arrived.wait(), 10)
-    closing = asyncio.ensure_future(service.engine.drain(timeout_s=10))
+    closing = asyncio.ensure_future(service.aclose())  # drains the engine first
     await asyncio.sleep(0)
     assert not closing.done()
     provider.gate.set()
@@ -99,10 +102,11 @@ async def test_disconnect_finishes_locally_when_revocation_is_refused(paths: App
         return httpx.Response(401, json={"error": "invalid_client"})
 
     clock = FakeClock()
+    store = AccountStore(paths.accounts_file)  # the service's own: the test seeds it
     service = Service(
-        paths=paths, vault=vault, http=new_http_client(transport=httpx.MockTransport(handle)), clock=clock
+        paths=paths, vault=vault, http=new_http_client(transport=httpx.MockTransport(handle)), store=store, clock=clock
     )
-    record = await seed_account(service.store, vault, clock.now(), access="at-1", refresh="rt-1", name="Acct")
+    record = await seed_account(store, vault, clock.now(), access="at-1", refresh="rt-1", name="Acct")
     try:
         result = await service.disconnect(record.name)
         assert not result.revoked and result.note is not None
@@ -121,10 +125,11 @@ async def test_disconnect_keeps_everything_when_the_provider_is_out_of_reach(pat
         raise httpx.ConnectError("no route", request=request)
 
     clock = FakeClock()
+    store = AccountStore(paths.accounts_file)  # the service's own: the test seeds it
     service = Service(
-        paths=paths, vault=vault, http=new_http_client(transport=httpx.MockTransport(handle)), clock=clock
+        paths=paths, vault=vault, http=new_http_client(transport=httpx.MockTransport(handle)), store=store, clock=clock
     )
-    record = await seed_account(service.store, vault, clock.now(), access="at-1", refresh="rt-1", name="Acct")
+    record = await seed_account(store, vault, clock.now(), access="at-1", refresh="rt-1", name="Acct")
     try:
         with pytest.raises(TransientError, match="nothing was deleted"):
             await service.disconnect(record.name)
@@ -153,11 +158,12 @@ async def test_a_token_refreshed_for_a_failed_revocation_is_kept(paths: AppPaths
         raise httpx.ConnectError("no route", request=request)
 
     clock = FakeClock()
+    store = AccountStore(paths.accounts_file)  # the service's own: the test seeds it
     service = Service(
-        paths=paths, vault=vault, http=new_http_client(transport=httpx.MockTransport(handle)), clock=clock
+        paths=paths, vault=vault, http=new_http_client(transport=httpx.MockTransport(handle)), store=store, clock=clock
     )
     now = clock.now()
-    record = service.store.add(
+    record = store.add(
         AccountRecord(
             id=AccountRecord.new_id(),
             name="Box",
@@ -199,11 +205,12 @@ async def test_bearer_revocation_refreshes_an_expired_access_token_first(paths: 
         return httpx.Response(200, content=b"null")
 
     clock = FakeClock()
+    store = AccountStore(paths.accounts_file)  # the service's own: the test seeds it
     service = Service(
-        paths=paths, vault=vault, http=new_http_client(transport=httpx.MockTransport(handle)), clock=clock
+        paths=paths, vault=vault, http=new_http_client(transport=httpx.MockTransport(handle)), store=store, clock=clock
     )
     now = clock.now()
-    record = service.store.add(
+    record = store.add(
         AccountRecord(
             id=AccountRecord.new_id(),
             name="Box",
@@ -223,4 +230,33 @@ async def test_bearer_revocation_refreshes_an_expired_access_token_first(paths: 
         assert seen == [("/oauth2/token", ""), ("/2/auth/token/revoke", "Bearer at-fresh")]
     finally:
         await vault.delete(record.id)
+        await service.aclose()
+
+
+async def test_reload_if_changed_reports_each_change_to_the_accounts_once(paths: AppPaths, vault: Vault) -> None:
+    from desktop_app.core.accounts import Identity
+    from desktop_app.core.providers import preset
+
+    service = Service(paths=paths, vault=vault, http=new_http_client())
+    other = AccountStore(paths.accounts_file)  # another process's
+    try:
+        assert service.watch() == (paths.config_dir, paths.accounts_file)
+        assert await service.reload_if_changed() == []
+        assert await service.reload_if_changed() is None
+        record = other.add(
+            AccountRecord(
+                id="a1",
+                name="Elsewhere",
+                provider=preset("github"),
+                client_id="cid",
+                scopes=(),
+                identity=Identity(subject="1"),
+                created_at=1.0,
+            )
+        )
+        assert await service.reload_if_changed() == [record]
+        assert await service.reload_if_changed() is None
+        other.remove(record.id)
+        assert await service.reload_if_changed() == []
+    finally:
         await service.aclose()

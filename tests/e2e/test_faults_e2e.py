@@ -150,7 +150,7 @@ class App:
         return ConnectRequest(client_id=self.provider.native_rotating, issuer=self.provider.issuer, name=name)
 
     def start_loop(self) -> None:
-        engine = self.service.engine
+        engine = self.service._engine  # the loop itself: counted spawns, run without the app
         spawn = engine._spawn
 
         def counting(coro: Any) -> None:
@@ -162,7 +162,7 @@ class App:
 
     async def quiet(self) -> None:
         async with asyncio.timeout(60):
-            while not engines_quiet(self.clock, [self.service.engine]):  # noqa: ASYNC110
+            while not engines_quiet(self.clock, [self.service._engine]):  # noqa: ASYNC110
                 await asyncio.sleep(0.005)
 
 
@@ -203,7 +203,7 @@ async def test_twelve_accounts_due_at_once_refresh_once_each_then_the_app_idles(
         ):
             all_fresh.set()
 
-    app.service.bus.subscribe(watch)
+    app.service.subscribe(watch)
     app.start_loop()
     app.clock.advance(280)  # every access token (300 s) is past its refresh point
     await asyncio.wait_for(all_fresh.wait(), 120)

@@ -96,7 +96,7 @@ async def test_token_export_refreshes_only_when_needed(rig: Rig) -> None:
 
 async def test_revoked_grant_needs_sign_in_and_stops_requests(rig: Rig) -> None:
     raised: list[NeedsSignInRaised] = []
-    rig.service.bus.subscribe(lambda e: raised.append(e) if isinstance(e, NeedsSignInRaised) else None)
+    rig.service.subscribe(lambda e: raised.append(e) if isinstance(e, NeedsSignInRaised) else None)
     record = await rig.service.connect(rig.request())
     assert rig.provider.revoke_all() >= 1
     rig.provider.reset()

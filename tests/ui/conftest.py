@@ -20,8 +20,6 @@ import qasync
 from PySide6.QtWidgets import QApplication
 
 from desktop_app.core.accounts import AccountRecord, AccountState, Identity
-from desktop_app.core.errors import TokendeskError
-from desktop_app.core.events import EventBus
 from desktop_app.core.paths import AppPaths
 from desktop_app.core.providers import preset
 from desktop_app.core.secrets import Secret
@@ -29,6 +27,7 @@ from desktop_app.core.tokens import TokenSet
 from desktop_app.ui.app import UiTimers
 from desktop_app.ui.bridge import Bridge
 from desktop_app.ui.notifications import DesktopNotifications
+from tests.ui.fakes import FakeService
 
 NOW = 1_800_000_000.0
 # No real-time Qt timers in widget tests: ticks are driven by the test, reloads wait one loop turn.
@@ -199,69 +198,6 @@ def make_tokens(value: str = "tok-" + "a" * 20, *, now: float = NOW, lifetime_s:
     return TokenSet(access_token=Secret(value), token_type="Bearer", issued_at=now, expires_at=now + lifetime_s)
 
 
-class FakeEngine:
-    def __init__(self) -> None:
-        self.wakes = 0
-        self.running = False
-
-    def wake(self) -> None:
-        self.wakes += 1
-
-    async def run(self) -> None:
-        self.running = True
-        try:
-            await asyncio.Event().wait()
-        finally:
-            self.running = False
-
-
-class FakeService:
-    """The parts of core.service.Service the UI calls, with scripted answers."""
-
-    def __init__(self) -> None:
-        self.bus = EventBus()
-        self.engine = FakeEngine()
-        self.tokens: dict[str, TokenSet] = {}
-        self.errors: dict[str, TokendeskError] = {}
-        self.token_calls: list[tuple[str, float]] = []
-        self.probe_errors: list[TokendeskError] = []
-        self.refresh_calls: list[str] = []
-        self.reconnect_calls: list[str] = []
-        self.closed = False
-
-    def agent_server(self) -> Any:
-        import tempfile
-
-        from desktop_app.core.agent import AgentServer, AgentToken
-
-        async def source(name: str, min_valid_s: float) -> AgentToken:
-            tokens = await self.token(name, min_valid_s=min_valid_s)
-            return AgentToken(tokens.access_token.reveal(), tokens.token_type, tokens.expires_at)
-
-        return AgentServer(Path(tempfile.mkdtemp(prefix="tokendesk-agent-")) / "agent.sock", source)
-
-    async def probe_keychain(self) -> None:
-        if self.probe_errors:
-            raise self.probe_errors.pop(0)
-
-    async def token(self, name_or_id: str, *, min_valid_s: float = 60.0) -> TokenSet:
-        self.token_calls.append((name_or_id, min_valid_s))
-        if name_or_id in self.errors:
-            raise self.errors[name_or_id]
-        return self.tokens[name_or_id]
-
-    async def refresh(self, name_or_id: str) -> None:
-        self.refresh_calls.append(name_or_id)
-
-    async def reconnect(self, account_id: str, *, on_url: Any = None) -> AccountRecord:
-        self.reconnect_calls.append(account_id)
-        await asyncio.Event().wait()  # the user never finishes signing in; the dialog's Cancel ends this
-        raise AssertionError("unreachable")
-
-    async def aclose(self) -> None:
-        self.closed = True
-
-
 async def until(condition: Any, timeout_s: float = 10.0, what: str = "condition") -> None:
     """Wait (on the running qasync loop, so Qt and asyncio both progress) until condition() is true."""
     loop = asyncio.get_running_loop()
@@ -286,10 +222,10 @@ def app_ctl(qloop: asyncio.AbstractEventLoop, paths: AppPaths, qtbot: Any) -> It
 
     # The controller owns its window and closes it in aclose(); qtbot must not delete it behind its back.
     controller = Controller(paths, now=lambda: NOW, timers=DRIVEN, notifications=DesktopNotifications(None))
-    fake = FakeService()
+    fake = FakeService(paths)
 
     async def start() -> None:
-        controller.attach(fake)  # type: ignore[arg-type]
+        controller.attach(fake)
         await until(lambda: fake.engine.running, what="the engine to start")
 
     qloop.run_until_complete(start())

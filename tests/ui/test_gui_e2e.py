@@ -82,7 +82,7 @@ class Gui:
         """The grant dies at the provider; the background refresh ahead of expiry finds out by itself."""
         assert provider.revoke_all() >= 1
         self.clock.advance(240)  # past 75% of the 300 s access token
-        self.service.engine.wake()
+        self.service.wake()
         await until(lambda: self.badge() == "Needs sign-in", 30, "Needs sign-in")
         assert self.controller.bridge is not None
         await settle(self.controller.bridge)
@@ -162,9 +162,9 @@ def test_one_notification_per_transition_through_the_gui(
             # The engine stopped on invalid_grant: one refresh request, then nothing however long we wait.
             replanned = gui.clock.next_sleep()
             gui.clock.advance(3600)
-            gui.service.engine.wake()
+            gui.service.wake()
             await replanned  # the engine looked at every account again and went back to sleep
-            await asyncio.gather(*gui.service.engine._background)
+            await asyncio.gather(*gui.service._engine._background)  # any refresh it started has ended
             assert oidc_provider.stats()["token_requests"] == 1
 
             # Reconnect through the window: a new grant, the account is Valid, nothing more is announced.
