@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFormLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from desktop_app.core.errors import UsageError
@@ -18,9 +18,11 @@ if TYPE_CHECKING:
 class AdvancedFields(QWidget):
     """Folded away by default: most servers accept any loopback port (RFC 8252 §7.3)."""
 
-    def __init__(
-        self, make_field: Callable[[str, str], Field], on_toggle: Callable[[], None], parent: QWidget | None = None
-    ) -> None:
+    # Folded or unfolded: the dialog refits. A signal rather than a stored callback, which would keep the dialog
+    # alive in a reference cycle only the garbage collector breaks (tests/ui/test_lifetime.py).
+    resized = Signal()
+
+    def __init__(self, make_field: Callable[[str, str], Field], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -47,13 +49,12 @@ class AdvancedFields(QWidget):
         form.addRow(note)
         self.body.hide()
         layout.addWidget(self.body)
-        self._on_toggle = on_toggle
         self.toggle.toggled.connect(self._expand)
 
     def _expand(self, shown: bool) -> None:
         self.toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
         self.body.setVisible(shown)
-        self._on_toggle()
+        self.resized.emit()
 
     def fields(self) -> list[Field]:
         return [self.port, self.path]

@@ -85,7 +85,8 @@ class ConnectDialog(QDialog):
         self._build_form()
         self._build_waiting()
         self._build_result()
-        self.device_panel = DevicePanel(lambda url: self.open_link(url))
+        self.device_panel = DevicePanel()
+        self.device_panel.link_activated.connect(self._device_link_activated)
         self.device_panel.cancel_button.clicked.connect(self.cancel_sign_in)
         self.stack.addWidget(self.device_panel)
         # Enter anywhere in the form means Connect: only that button is a default. Every other button
@@ -152,7 +153,8 @@ class ConnectDialog(QDialog):
         self.hint.setWordWrap(True)
         self.hint.setForegroundRole(self.hint.foregroundRole())
         form.addRow(self.hint)
-        self.advanced = AdvancedFields(line_field, self._fit)
+        self.advanced = AdvancedFields(line_field)
+        self.advanced.resized.connect(self._fit)
         form.addRow(self.advanced)
         v.addLayout(form)
         v.addStretch(1)
@@ -235,6 +237,9 @@ class ConnectDialog(QDialog):
         self._device_offered()
         self._clear_errors()
         self._fit()
+
+    def _device_link_activated(self, url: str) -> None:
+        self.open_link(url)  # looked up per call: tests replace open_link
 
     def _show_page(self, page: QWidget) -> None:
         self.stack.setCurrentWidget(page)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import html
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -47,9 +46,12 @@ class DevicePanel(QWidget):
     """Shows what the user types elsewhere. The user code is meant to be read out and typed, so it is shown
     and copied as plain text (the device code, the actual secret, never reaches this widget)."""
 
-    def __init__(self, open_link: Callable[[str], object], parent: QWidget | None = None) -> None:
+    # The sign-in page's link was activated. A signal, not a stored callback: a callable kept here that
+    # refers to the dialog would tie the dialog's life to the garbage collector (tests/ui/test_lifetime.py).
+    link_activated = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._open_link = open_link
         self.code: DeviceCode | None = None
         v = QVBoxLayout(self)
         v.setContentsMargins(0, 12, 0, 0)
@@ -67,7 +69,7 @@ class DevicePanel(QWidget):
         self.link.setTextFormat(Qt.TextFormat.RichText)
         self.link.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
         self.link.setOpenExternalLinks(False)  # through the dialog's opener, which tests replace
-        self.link.linkActivated.connect(self._open_link)
+        self.link.linkActivated.connect(self.link_activated)
         self.link.setWordWrap(True)
 
         self.user_code = QLabel()
