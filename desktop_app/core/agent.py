@@ -29,7 +29,7 @@ from typing import Any
 from . import agentwire
 from .agentwire import CLIENT_TIMEOUT_S, MAX_LINE
 from .defaults import MIN_VALID_S
-from .errors import AgentError, TokendeskError, TransientError
+from .errors import AgentError, AppNotAnswering, TokendeskError
 from .secrets import Secret
 
 log = logging.getLogger(__name__)
@@ -198,7 +198,7 @@ def request_reject(path: Path, name: str, access_token: Secret) -> bool | None:
     try:
         answer = agentwire.send(str(path), {"op": "reject", "name": name, "access_token": access_token.reveal()})
     except TimeoutError:
-        raise TransientError("The running Tokendesk app did not answer in time.") from None
+        raise AppNotAnswering("The running Tokendesk app did not answer in time.") from None
     if answer is None:
         return None
     if not answer.get("ok"):
@@ -213,7 +213,7 @@ def request_token(path: Path, name: str, min_valid_s: float) -> AgentToken | Non
     try:
         answer = agentwire.ask(str(path), name, min_valid_s, CLIENT_TIMEOUT_S)
     except TimeoutError:
-        raise TransientError("The running Tokendesk app did not answer in time.") from None
+        raise AppNotAnswering("The running Tokendesk app did not answer in time.") from None
     if answer is None:
         return None
     if not answer.get("ok"):

@@ -25,7 +25,10 @@ The tree, with each branch's exit code (README "Exit codes" says the same):
     │   ├── VaultUnavailable          5
     │   ├── VaultLocked               5
     │   └── RotationPending           5
-    ├── LockBusy                      4   a local process holds the lock: not the provider's doing
+    ├── LocalBusy                     4   something on this machine, not the provider: try again later
+    │   ├── LockBusy                  4   another process holds the account's lock too long
+    │   ├── ShuttingDown              4   this process is stopping: nothing new is sent
+    │   └── AppNotAnswering           4   the running app took the request but did not answer in time
     ├── StoreError                    1
     └── AgentError                    the running app's answer carries the code
 
@@ -265,11 +268,26 @@ class RotationPending(VaultError):
     one is spent, so nothing may be sent until that process saves it."""
 
 
-class LockBusy(TokendeskError):
-    """Another local process kept the account's lock too long (not the provider's doing, so not a
-    TransientError, though it shares its exit code: trying again later may help)."""
+class LocalBusy(TokendeskError):
+    """Something on this machine is busy, not the provider (so not a TransientError, though it shares its exit
+    code): trying again later may help."""
 
     exit_code = 4
+
+    def __init__(self, message: str, *, hint: Hint | None = None, **facts: object) -> None:
+        super().__init__(message, hint=hint or Hint.RETRY_LATER, **facts)  # type: ignore[arg-type]
+
+
+class LockBusy(LocalBusy):
+    """Another local process kept the account's lock too long."""
+
+
+class ShuttingDown(LocalBusy):
+    """This process is stopping (a signal, the app quitting): it sends nothing new."""
+
+
+class AppNotAnswering(LocalBusy):
+    """The running app accepted a request but did not answer in time."""
 
 
 class StoreError(TokendeskError):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from filelock import FileLock, Timeout
 
 from .accounts import AccountRecord
-from .errors import Hint, LockBusy, TransientError
+from .errors import Hint, LockBusy, ShuttingDown
 
 if TYPE_CHECKING:
     from .tokens import TokenSet
@@ -76,7 +76,7 @@ async def account_lock(path: Path, *, timeout_s: float, stopping: Callable[[], b
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
         if stopping():
-            raise TransientError("Tokendesk is shutting down; nothing was sent.")
+            raise ShuttingDown("Tokendesk is shutting down; nothing was sent.")
         try:
             lock.acquire(timeout=0)
             break

@@ -31,6 +31,7 @@ from .errors import (
     NeedsSignIn,
     ProviderError,
     RotationPending,
+    ShuttingDown,
     StoreError,
     TokendeskError,
     TransientError,
@@ -403,7 +404,7 @@ class RefreshEngine:
                 await self._needs_sign_in(account_id, reason, None)
                 raise NeedsSignIn(reason, account=record.name)
             if self._stopping:
-                raise TransientError("Tokendesk is shutting down; nothing was sent.")
+                raise ShuttingDown("Tokendesk is shutting down; nothing was sent.")
             # The mark goes up before the request: until the answer is in the keychain (or the attempt failed
             # without a rotation), this process may hold a newer refresh token than the keychain.
             await self._update(

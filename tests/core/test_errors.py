@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from desktop_app.core import errors
-from desktop_app.core.errors import LockBusy, ProviderError, TokendeskError, TransientError
+from desktop_app.core.errors import (
+    AppNotAnswering,
+    Hint,
+    LockBusy,
+    ProviderError,
+    ShuttingDown,
+    TokendeskError,
+    TransientError,
+)
 
 
 def _drawn() -> dict[str, tuple[str | None, int | None]]:
@@ -37,8 +47,12 @@ def test_the_docstring_draws_every_error_with_its_parent_and_exit_code() -> None
             assert cls.exit_code == code, name
 
 
-def test_a_local_lock_is_not_the_providers_doing() -> None:
-    assert not issubclass(LockBusy, ProviderError) and LockBusy.exit_code == TransientError.exit_code
+@pytest.mark.parametrize("cls", [LockBusy, ShuttingDown, AppNotAnswering])
+def test_local_trouble_is_not_the_providers_doing(cls: type[TokendeskError]) -> None:
+    """A stuck lock, a stopping process or a silent app: retry later like a transient error, but never counted
+    as the provider's failure (the engine backs off and reports provider failures)."""
+    assert not issubclass(cls, ProviderError) and cls.exit_code == TransientError.exit_code
+    assert cls("Busy.").hint is Hint.RETRY_LATER
 
 
 def test_errors_carry_facts_not_words() -> None:

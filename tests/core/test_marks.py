@@ -10,7 +10,7 @@ import pytest
 from filelock import FileLock, Timeout
 
 from desktop_app.core.accounts import AccountRecord, Identity
-from desktop_app.core.errors import LockBusy, TransientError
+from desktop_app.core.errors import LockBusy, ShuttingDown
 from desktop_app.core.marks import account_lock, cleared, holding, synced
 from desktop_app.core.providers import preset
 from desktop_app.core.secrets import Secret
@@ -78,6 +78,6 @@ async def test_account_lock_excludes_another_holder_and_gives_up_in_time(tmp_pat
 
 
 async def test_account_lock_sends_nothing_once_shutting_down(tmp_path: Path) -> None:
-    with pytest.raises(TransientError, match="shutting down"):
+    with pytest.raises(ShuttingDown, match="shutting down"):
         async with account_lock(tmp_path / "a1.lock", timeout_s=10, stopping=lambda: True):
             pass
