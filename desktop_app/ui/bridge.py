@@ -102,9 +102,11 @@ class Bridge(QObject):
     def report(self, what: str, exc: BaseException) -> None:
         from desktop_app.core.errors import TokendeskError
 
+        from .error_words import in_words
+
         if isinstance(exc, TokendeskError):
             log.info("%s: %s", what, exc)
-            self.taskFailed.emit(what, str(exc))
+            self.taskFailed.emit(what, in_words(exc))  # the facts, then the remedy in the app's words
         else:
             log.error("%s failed unexpectedly", what, exc_info=exc)
             self.taskFailed.emit(what, f"{what} failed unexpectedly ({type(exc).__name__}); see the log.")

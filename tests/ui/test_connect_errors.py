@@ -123,3 +123,14 @@ def test_the_apps_words_name_no_flag() -> None:
         text = in_words(NeedsSignIn("Gone.", hint=hint, account="W"))
         assert "--" not in text and "tokendesk " not in text
     assert in_words(NeedsSignIn("W needs you to sign in again.")).endswith("Choose Reconnect to sign in again.")
+
+
+def test_a_background_failure_is_reported_with_the_apps_remedy(qtbot: Any, background_errors: Any) -> None:
+    """A refresh started from the window that ends in needs-sign-in says what to do in the app's words."""
+    background_errors.expect(r"taskFailed Refreshing Work: The grant was revoked\. Choose Reconnect")
+    bridge = Bridge(FakeService())  # type: ignore[arg-type]
+    heard: list[str] = []
+    bridge.taskFailed.connect(lambda what, message: heard.append(message))
+    bridge.report("Refreshing Work", NeedsSignIn("The grant was revoked.", account="Work"))
+    assert heard == ["The grant was revoked. Choose Reconnect to sign in again."]
+    assert "--" not in heard[0] and "tokendesk" not in heard[0]
