@@ -11,11 +11,13 @@ import ctypes
 import os
 import selectors
 import signal
+import socketserver
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Self
 
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
@@ -121,3 +123,33 @@ def dbus_daemon(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     except BaseException:
         stop(proc)
         raise
+
+
+class RigPiece:
+    """A rig piece used as `with Piece(...) as piece:`: start() on entry (returning self), stop() on exit."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class ServerThread:
+    """A socketserver (the git and mail servers) served on a daemon thread, shut down and joined on stop."""
+
+    def __init__(self, server: socketserver.BaseServer, name: str) -> None:
+        self.server = server
+        self._thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=STOP_TIMEOUT)

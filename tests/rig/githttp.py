@@ -12,11 +12,11 @@ import threading
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 from urllib.parse import urlsplit
 
 from tests.rig.bearer import BearerCheck
+from tests.rig.daemon import RigPiece, ServerThread
 
 REALM = "rig"
 
@@ -180,38 +180,27 @@ class _Server(ThreadingHTTPServer):
                 self.challenges += 1
 
 
-class GitHttpServer:
+class GitHttpServer(RigPiece):
     """Serves every repository under `root` at http://127.0.0.1:PORT/NAME, to holders of an access token the
     provider's userinfo endpoint accepts. `reject(token)` makes it refuse a token the provider still honours."""
 
     def __init__(self, root: Path, userinfo_endpoint: str, ca_file: str | None = None) -> None:
         self.root = root
         self.check = BearerCheck(userinfo_endpoint, ca_file)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: ServerThread | None = None
+
+    @property
+    def _server(self) -> _Server | None:
+        return None if self._serving is None else self._serving.server  # type: ignore[return-value]
 
     def start(self) -> Self:
-        self._server = _Server(self.root, self.check)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="rig-githttp", daemon=True)
-        self._thread.start()
+        self._serving = ServerThread(_Server(self.root, self.check), "rig-githttp")
         return self
 
     def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+        serving, self._serving = self._serving, None
+        if serving is not None:
+            serving.stop()
 
     @property
     def base_url(self) -> str:

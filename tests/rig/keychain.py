@@ -14,7 +14,6 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 import secretstorage
@@ -24,7 +23,7 @@ from jeepney.io.blocking import DBusConnection, open_dbus_connection
 from secretstorage.util import format_secret, open_session
 
 from tests.rig import daemon
-from tests.rig.daemon import START_TIMEOUT, DaemonError, dbus_daemon
+from tests.rig.daemon import START_TIMEOUT, DaemonError, RigPiece, dbus_daemon
 
 SECRETS_NAME = "org.freedesktop.secrets"
 SECRETS_PATH = "/org/freedesktop/secrets"
@@ -37,7 +36,7 @@ class KeychainError(DaemonError):
     pass
 
 
-class Keychain:
+class Keychain(RigPiece):
     """Start with start() (or `with`); `env` holds what a child process needs to use this keychain."""
 
     def __init__(self, password: str = "rig-keychain-password") -> None:
@@ -129,14 +128,6 @@ class Keychain:
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # --- operations ------------------------------------------------------------------------------------
 

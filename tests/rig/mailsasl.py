@@ -13,10 +13,10 @@ import socketserver
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Self
 
 from tests.rig.bearer import BearerCheck
+from tests.rig.daemon import RigPiece, ServerThread
 
 MECHANISMS = ("XOAUTH2", "OAUTHBEARER")
 
@@ -236,7 +236,7 @@ class _SmtpHandler(_Lines):
         return False
 
 
-class _Rig:
+class _Rig(RigPiece):
     _handler: type[socketserver.StreamRequestHandler]
     _name: str
 
@@ -244,31 +244,20 @@ class _Rig:
         """Accepts logins for `email` alone."""
         self.check = BearerCheck(userinfo_endpoint, ca_file)
         self.email = email
-        self._server: _MailServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: ServerThread | None = None
+
+    @property
+    def _server(self) -> _MailServer | None:
+        return None if self._serving is None else self._serving.server  # type: ignore[return-value]
 
     def start(self) -> Self:
-        self._server = _MailServer(self._handler, self.check, self.email)
-        self._thread = threading.Thread(target=self._server.serve_forever, name=self._name, daemon=True)
-        self._thread.start()
+        self._serving = ServerThread(_MailServer(self._handler, self.check, self.email), self._name)
         return self
 
     def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+        serving, self._serving = self._serving, None
+        if serving is not None:
+            serving.stop()
 
     @property
     def port(self) -> int:

@@ -14,7 +14,6 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 from jeepney import DBusAddress, MessageType, new_error, new_method_return, new_signal
@@ -22,14 +21,14 @@ from jeepney.bus_messages import message_bus
 from jeepney.io.threading import DBusConnection, open_dbus_connection
 
 from tests.rig import daemon
-from tests.rig.daemon import START_TIMEOUT
+from tests.rig.daemon import START_TIMEOUT, RigPiece
 
 NAME = "org.freedesktop.Notifications"
 PATH = "/org/freedesktop/Notifications"
 NOTIFY_SIGNATURE = "susssasa{sv}i"
 
 
-class PrivateBus:
+class PrivateBus(RigPiece):
     """A dbus-daemon of its own in a temp dir; `address` is what DBUS_SESSION_BUS_ADDRESS would hold."""
 
     def __init__(self) -> None:
@@ -55,12 +54,6 @@ class PrivateBus:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
-
 
 @dataclass(frozen=True)
 class Notification:
@@ -76,7 +69,7 @@ class Notification:
 
 
 @dataclass
-class NotificationService:
+class NotificationService(RigPiece):
     """Owns org.freedesktop.Notifications on `address` until stop(); `notes` lists every Notify received."""
 
     address: str
@@ -117,14 +110,6 @@ class NotificationService:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # --- the service --------------------------------------------------------------------------------
 

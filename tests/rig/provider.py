@@ -12,12 +12,12 @@ import ssl
 import subprocess
 import tempfile
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 import httpx
 
 from tests.rig import daemon
+from tests.rig.daemon import RigPiece
 
 OIDC_DIR = Path(__file__).resolve().parent / "oidc"
 
@@ -68,7 +68,7 @@ def _free_fixed_port() -> int:
     raise RuntimeError("no free port for the exact-redirect client")
 
 
-class OidcProvider:
+class OidcProvider(RigPiece):
     """Starts `node server.mjs` and talks to its /__rig/ admin endpoints."""
 
     native_rotating = NATIVE_ROTATING
@@ -169,14 +169,6 @@ class OidcProvider:
         if self._tls_dir is not None:
             shutil.rmtree(self._tls_dir, ignore_errors=True)
             self._tls_dir = self.ca_file = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # --- endpoints -------------------------------------------------------------------------------------
 
