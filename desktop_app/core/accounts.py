@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import tempfile
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -191,6 +191,8 @@ class AccountRecord:
 
     @staticmethod
     def new_id() -> str:
+        import uuid  # here: uuid imports platform, which the GUI's start-up would pay for nothing
+
         return uuid.uuid4().hex
 
     def with_tokens(self, tokens: TokenSet, now: float) -> AccountRecord:
@@ -237,12 +239,14 @@ class AccountRecord:
     @classmethod
     def from_json(cls, data: dict[str, Any], specs: dict[str, ProviderSpec] | None = None) -> AccountRecord:
         """`specs` shares one ProviderSpec among records with the same provider (keyed by its JSON)."""
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = _field_names(cls)
         kwargs = {k: v for k, v in data.items() if k in known}
         if specs is None:
             kwargs["provider"] = ProviderSpec.from_json(data["provider"])
         else:
-            key = json.dumps(data["provider"], sort_keys=True)
+            # repr, not json.dumps(sort_keys=True): a third of parsing 1,000 records went to these keys. Equal reprs
+            # of JSON values are equal values; a file not written by us (other key order) only shares less.
+            key = repr(data["provider"])
             if key not in specs:
                 specs[key] = ProviderSpec.from_json(data["provider"])
             kwargs["provider"] = specs[key]
@@ -252,6 +256,11 @@ class AccountRecord:
         kwargs["state"] = AccountState(data.get("state", "valid"))
         kwargs["history"] = tuple(Attempt(**a) for a in data.get("history", ()))
         return cls(**kwargs)
+
+
+@functools.cache
+def _field_names(cls: type[AccountRecord]) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(cls))
 
 
 _SEPARATORS = (", ", ": ")
