@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import json
 import os
 import tempfile
@@ -239,7 +238,7 @@ class AccountRecord:
     @classmethod
     def from_json(cls, data: dict[str, Any], specs: dict[str, ProviderSpec] | None = None) -> AccountRecord:
         """`specs` shares one ProviderSpec among records with the same provider (keyed by its JSON)."""
-        known = _field_names(cls)
+        known = _RECORD_FIELDS if cls is AccountRecord else {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
         if specs is None:
             kwargs["provider"] = ProviderSpec.from_json(data["provider"])
@@ -258,11 +257,7 @@ class AccountRecord:
         return cls(**kwargs)
 
 
-@functools.cache
-def _field_names(cls: type[AccountRecord]) -> frozenset[str]:
-    return frozenset(f.name for f in dataclasses.fields(cls))
-
-
+_RECORD_FIELDS = frozenset(f.name for f in dataclasses.fields(AccountRecord))  # once, not per record read
 _SEPARATORS = (", ", ": ")
 _Signature = tuple[int, int, int, int]  # inode, size, mtime_ns, ctime_ns: a replaced file always differs
 
