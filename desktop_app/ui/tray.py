@@ -90,6 +90,7 @@ class Tray(QObject):
         # until the window's first paint: 1,000 accounts are 1,000 actions); without a tray, on first use.
         self._held = False
         self._records: list[AccountRecord] = []
+        self._worst: Badge | None = None
         self._menu_stale = True
         self.rebuild([], None)
 
@@ -121,16 +122,20 @@ class Tray(QObject):
             self._build_menu()
 
     def rebuild(self, records: list[AccountRecord], worst: Badge | None) -> None:
-        self._icon.setIcon(_tray_icon(worst))
         self._icon.setToolTip("Tokendesk" + (f" — {worst.text}" if worst and worst.rank > 0 else ""))
-        self._records, self._menu_stale = records, True
+        self._records, self._worst, self._menu_stale = records, worst, True
         if self.available and not self._held:
             self._build_menu()
+
+    def _paint_icon(self) -> None:
+        """The badged icon (SVG renders at six sizes): painted with the menu, when someone can see it."""
+        self._icon.setIcon(_tray_icon(self._worst))
 
     def _build_menu(self) -> None:
         if not self._menu_stale:
             return
         self._menu_stale = False
+        self._paint_icon()
         records = self._records
         entries = [(r.id, r.name) for r in records]
         refreshable = any(not r.state.is_terminal for r in records)
