@@ -113,6 +113,12 @@ def _from_app(argv: list[str]) -> int | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args == ["--hidden"]:
+        # The desktop app: straight to it, without the command line's imports (argparse, asyncio, the
+        # exporters), which would only delay its first paint.
+        import importlib
+
+        return int(importlib.import_module("desktop_app.ui.app").main(args))
     code = _from_app(args)
     if code is not None:
         return code

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -11,6 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import asyncio
+
     from jeepney.io.asyncio import DBusConnection, DBusRouter
     from jeepney.low_level import Message
 
@@ -62,6 +63,8 @@ class NotificationClient:
         return self._capabilities is not None and "actions" in self._capabilities
 
     async def _open(self) -> DBusRouter | None:
+        import asyncio
+
         if self._router is not None or self._closed:
             return self._router
         if self._opening is None:
@@ -77,6 +80,8 @@ class NotificationClient:
         return self._router
 
     async def _connect(self) -> None:
+        import asyncio
+
         from jeepney import MatchRule
         from jeepney.bus_messages import message_bus
         from jeepney.io.asyncio import DBusRouter, open_dbus_connection
@@ -115,6 +120,8 @@ class NotificationClient:
         timeout_ms: int = -1,
     ) -> int | None:
         """The notification's id, or None when no service took it."""
+        import asyncio  # here, not at the top: the GUI imports this module before asyncio (after its first paint)
+
         from jeepney import DBusAddress, MessageType, new_method_call
 
         router = await self._open()
@@ -152,6 +159,8 @@ class NotificationClient:
         return note_id
 
     async def _drop(self) -> None:
+        import asyncio
+
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.cancel()

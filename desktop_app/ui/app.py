@@ -1,8 +1,7 @@
-"""The desktop app: QApplication on the qasync loop, single instance, wiring; the service loads after first paint."""
+"""The desktop app: QApplication, single instance, wiring; asyncio, qasync and the service load after first paint."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -21,8 +20,7 @@ from desktop_app.core.accounts import AccountRecord, AccountStore
 from desktop_app.core.errors import StoreError
 from desktop_app.core.paths import AppPaths
 
-from . import icons
-from .bridge import Bridge
+from . import icons, startup
 from .clipboard import TICK_MS as CLIPBOARD_TICK_MS
 from .clipboard import SecretClipboard
 from .model import AccountListModel
@@ -33,10 +31,13 @@ from .tray import Tray
 from .window import TICK_INTERVAL_MS, MainWindow
 
 if TYPE_CHECKING:
+    import asyncio
     from collections.abc import Callable
     from types import TracebackType
 
     from desktop_app.core.facade import AccountService
+
+    from .bridge import Bridge
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +174,8 @@ class Controller(QObject):
         self.reload()  # what changed between the first paint and the watch
 
     def attach(self, service: AccountService) -> Bridge:
+        from .bridge import Bridge  # asyncio and the agent: after the first paint
+
         bridge = Bridge(service, self)
         self.bridge = bridge
         self._store = None  # the service's own store from now on
@@ -232,6 +235,8 @@ class Controller(QObject):
 
     async def run(self) -> None:
         """Until Quit."""
+        import asyncio
+
         self._done = asyncio.get_running_loop().create_future()
         await self._done
         await self.aclose()
@@ -298,8 +303,6 @@ def _split_args(argv: list[str]) -> tuple[list[str], bool]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import qasync
-
     from desktop_app.core.logsetup import configure_logging
 
     qt_argv, hidden = _split_args([sys.argv[0], *(sys.argv[1:] if argv is None else argv)])
@@ -323,26 +326,26 @@ def main(argv: list[str] | None = None) -> int:
     paths = AppPaths.default()
     configure_logging(paths.log_file)
     previous_hook, sys.excepthook = sys.excepthook, log_uncaught
+    controller = Controller(paths)
+    controller.tray.hold_menu()  # its 1,000 actions (at 1,000 accounts) wait for the first paint
+    instance.activated.connect(controller.window.show_and_raise)
+    controller.tray.show()
+    if not (hidden and controller.tray.available):
+        controller.window.show()
+        startup.wait_for_first_paint(controller.window)  # on Qt's own loop: asyncio is not even imported yet
+    if probe:
+        print(json.dumps({"painted": True, "loaded": startup.loaded_heavy_modules()}), flush=True)
+        controller.window.close_for_quit()
+        sys.excepthook = previous_hook
+        return 0
+
+    import asyncio
+
+    import qasync
+
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
-    controller = Controller(paths)
-    instance.activated.connect(controller.window.show_and_raise)
-    if probe:
-
-        def report() -> None:
-            loaded = {name: name in sys.modules for name in ("httpx", "keyring", "desktop_app.core.service")}
-            print(json.dumps({"painted": True, "loaded": loaded}), flush=True)
-            controller.quit()
-
-        controller.window.firstPainted.connect(report)
-    else:
-        controller.window.firstPainted.connect(controller.load_service_soon)
-        controller.window.firstPainted.connect(controller.watch_network)
-    controller.tray.show()
-    if hidden and controller.tray.available:
-        QTimer.singleShot(0, controller.load_service)
-    else:
-        controller.window.show()
+    startup.after_first_paint(controller)
     # The self-pipe of qasync's selector loop wakes Qt's event loop on a signal (signal.set_wakeup_fd
     # behind loop.add_signal_handler, read through a QSocketNotifier), so the handler runs promptly
     # even while Qt is idle inside its own loop.

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPainterPath, QPen, QPixmap
-from PySide6.QtSvg import QSvgRenderer
 
 from .badges import GLYPHS, Glyph
 
@@ -29,6 +28,8 @@ def _resource_icon(relative: str) -> QIcon | None:
         if isinstance(item, Path):
             icon = QIcon(str(item))
         else:  # zipped or frozen: render the bytes ourselves
+            from PySide6.QtSvg import QSvgRenderer
+
             renderer = QSvgRenderer(QByteArray(item.read_bytes()))
             icon = QIcon()
             for size in _SIZES_PX:
@@ -99,6 +100,8 @@ def state_icon(name: str, color: QColor) -> QIcon:
 
 def _tinted_svg(relative: str, color: QColor) -> QIcon | None:
     """A symbolic (one-colour) SVG recoloured to `color`, so badges follow the palette."""
+    from PySide6.QtSvg import QSvgRenderer  # here: a window without accounts paints without QtSvg
+
     try:
         item = resources.files("desktop_app.resources").joinpath(relative)
         if not item.is_file():

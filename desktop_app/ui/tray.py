@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -16,6 +16,9 @@ from . import icons
 from .badges import Badge, Tone
 from .delegate import _LIGHT
 from .notifications import URGENCY_CRITICAL, URGENCY_NORMAL, DesktopNotifications
+
+if TYPE_CHECKING:
+    import asyncio
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +86,12 @@ class Tray(QObject):
         self._notify_timer_ms.timeout.connect(self._flush)
         self._entries: list[tuple[str, str]] | None = None
         self._refresh_action: QAction | None = None
+        # The menu is built when someone can see it: at once with a tray, unless held (the app holds it
+        # until the window's first paint: 1,000 accounts are 1,000 actions); without a tray, on first use.
+        self._held = False
+        self._records: list[AccountRecord] = []
+        self._worst: Badge | None = None
+        self._menu_stale = True
         self.rebuild([], None)
 
     def show(self) -> None:
@@ -94,16 +103,40 @@ class Tray(QObject):
 
     @property
     def menu(self) -> QMenu:
+        self._build_menu()
         return self._menu
 
     @property
     def refresh_all_action(self) -> QAction | None:
-        """The menu's "Refresh all" entry, once the menu has been built."""
+        """The menu's "Refresh all" entry."""
+        self._build_menu()
         return self._refresh_action
 
+    def hold_menu(self) -> None:
+        """Build no menu until release_menu(): the start-up holds it until after the first paint."""
+        self._held = True
+
+    def release_menu(self) -> None:
+        self._held = False
+        if self.available:
+            self._build_menu()
+
     def rebuild(self, records: list[AccountRecord], worst: Badge | None) -> None:
-        self._icon.setIcon(_tray_icon(worst))
         self._icon.setToolTip("Tokendesk" + (f" — {worst.text}" if worst and worst.rank > 0 else ""))
+        self._records, self._worst, self._menu_stale = records, worst, True
+        if self.available and not self._held:
+            self._build_menu()
+
+    def _paint_icon(self) -> None:
+        """The badged icon (SVG renders at six sizes): painted with the menu, when someone can see it."""
+        self._icon.setIcon(_tray_icon(self._worst))
+
+    def _build_menu(self) -> None:
+        if not self._menu_stale:
+            return
+        self._menu_stale = False
+        self._paint_icon()
+        records = self._records
         entries = [(r.id, r.name) for r in records]
         refreshable = any(not r.state.is_terminal for r in records)
         if entries == self._entries and self._refresh_action is not None:
@@ -200,6 +233,8 @@ class Tray(QObject):
         actions: tuple[tuple[str, str], ...],
         urgency: int,
     ) -> None:
+        import asyncio  # after the first paint (asyncio and qasync load then): nothing is sent before it
+
         coro = self._deliver(title, body, click_hint, tag, actions, urgency)
         try:
             task = asyncio.ensure_future(coro)
@@ -252,6 +287,8 @@ class Tray(QObject):
         self._message_clicked()
 
     async def aclose(self) -> None:
+        import asyncio
+
         for task in list(self._sending):
             task.cancel()
         await asyncio.gather(*self._sending, return_exceptions=True)

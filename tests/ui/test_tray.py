@@ -8,6 +8,8 @@ from typing import Any
 from desktop_app.core.accounts import AccountState
 from desktop_app.core.events import AccountChanged, NeedsSignInRaised
 from desktop_app.ui.app import Controller
+from desktop_app.ui.notifications import DesktopNotifications
+from desktop_app.ui.tray import Tray
 from tests.ui.conftest import FakeService, make_record, until
 
 
@@ -83,3 +85,32 @@ def test_several_at_once_are_summarised(
     title, body = notes[0]
     assert title == "5 accounts need sign-in"
     assert "user1@example.test" in body and "and 2 more" in body
+
+
+def _texts(tray: Tray) -> list[str]:
+    return [a.text() for a in tray._menu.actions() if not a.isSeparator()]  # the menu as it is, not building it
+
+
+def test_a_held_menu_is_built_only_when_released(qapp: Any) -> None:
+    """The start-up holds the menu (one action per account) until after the first paint."""
+    tray = Tray(notifications=DesktopNotifications(None), available=True)
+    tray.hold_menu()
+    tray.rebuild([make_record(n) for n in range(3)], None)
+    assert _texts(tray) == ["Open Tokendesk", "Refresh all", "Quit"]  # the empty menu from before
+    tray.release_menu()
+    assert _texts(tray) == [
+        "Open Tokendesk",
+        *(f"Copy token: GitHub – user{n}@example.test" for n in range(3)),
+        "Refresh all",
+        "Quit",
+    ]
+
+
+def test_without_a_tray_the_menu_is_built_on_first_use(qapp: Any) -> None:
+    tray = Tray(notifications=DesktopNotifications(None), available=False)
+    tray.rebuild([make_record(1)], None)
+    assert _texts(tray) == []  # nobody can see it
+    assert [a.text() for a in tray.menu.actions() if not a.isSeparator()][
+        1
+    ] == "Copy token: GitHub – user1@example.test"
+    assert tray.refresh_all_action is not None and tray.refresh_all_action.isEnabled()
