@@ -34,8 +34,6 @@ from .secrets import Secret
 
 log = logging.getLogger(__name__)
 
-_MAX_LINE = MAX_LINE
-
 
 @dataclass(frozen=True, repr=False)
 class AgentToken:
@@ -108,7 +106,7 @@ class AgentServer:
             self._path.unlink()  # a stale socket from a crashed run; single instance is enforced elsewhere
         old = os.umask(0o177)  # the socket is born 0600, never briefly world-accessible
         try:
-            self._server = await asyncio.start_unix_server(self._handle, path=str(self._path), limit=_MAX_LINE)
+            self._server = await asyncio.start_unix_server(self._handle, path=str(self._path), limit=MAX_LINE)
         finally:
             os.umask(old)
 
@@ -190,34 +188,31 @@ class AgentServer:
         return {"ok": True, "marked": marked}
 
 
-def request_reject(path: Path, name: str, access_token: Secret) -> bool | None:
-    """Tell the running app a client had `access_token` refused; whether it was marked, or None when no app
-    is listening (then the caller marks it itself)."""
+def _ask_app(path: Path, request: dict[str, object]) -> dict[str, object] | None:
+    """The running app's successful answer, or None when no app is listening; its error answer is raised."""
     if not supported() or not path.exists():
         return None
     try:
-        answer = agentwire.send(str(path), {"op": "reject", "name": name, "access_token": access_token.reveal()})
+        answer = agentwire.send(str(path), request, CLIENT_TIMEOUT_S)
     except TimeoutError:
         raise AppNotAnswering("The running Tokendesk app did not answer in time.") from None
-    if answer is None:
-        return None
-    if not answer.get("ok"):
+    if answer is not None and not answer.get("ok"):
         raise AgentError.from_answer(answer)
-    return answer.get("marked") is True
+    return answer
+
+
+def request_reject(path: Path, name: str, access_token: Secret) -> bool | None:
+    """Tell the running app a client had `access_token` refused; whether it was marked, or None when no app
+    is listening (then the caller marks it itself)."""
+    answer = _ask_app(path, {"op": "reject", "name": name, "access_token": access_token.reveal()})
+    return None if answer is None else answer.get("marked") is True
 
 
 def request_token(path: Path, name: str, min_valid_s: float) -> AgentToken | None:
     """Ask the running app; None when no app is listening (then the caller does the work itself)."""
-    if not supported() or not path.exists():
-        return None
-    try:
-        answer = agentwire.ask(str(path), name, min_valid_s, CLIENT_TIMEOUT_S)
-    except TimeoutError:
-        raise AppNotAnswering("The running Tokendesk app did not answer in time.") from None
+    answer = _ask_app(path, {"op": "token", "name": name, "min_valid_s": min_valid_s})
     if answer is None:
         return None
-    if not answer.get("ok"):
-        raise AgentError.from_answer(answer)
     expires_at = answer.get("expires_at")
     scopes = answer.get("scopes")
     return AgentToken(
