@@ -7,6 +7,17 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 
+def page_title() -> QLabel:
+    """A page's heading: a little larger than the text, demi-bold, wrapped."""
+    title = QLabel()
+    font = title.font()
+    font.setPointSizeF(font.pointSizeF() * 1.15)
+    font.setWeight(font.Weight.DemiBold)
+    title.setFont(font)
+    title.setWordWrap(True)
+    return title
+
+
 class CheckingStrip(QWidget):
     """While the issuer is checked: says so, with a busy bar (the form's Cancel stops the check)."""
 
@@ -34,12 +45,7 @@ class WaitingPage(QWidget):
         v = QVBoxLayout(self)
         v.setContentsMargins(0, 12, 0, 0)
         v.setSpacing(12)
-        self.title = QLabel()
-        font = self.title.font()
-        font.setPointSizeF(font.pointSizeF() * 1.15)
-        font.setWeight(font.Weight.DemiBold)
-        self.title.setFont(font)
-        self.title.setWordWrap(True)
+        self.title = page_title()
         self.text = QLabel(
             "Sign in and approve access in your browser, then come back here. If the browser did not open, "
             "copy the link and paste it into your browser."

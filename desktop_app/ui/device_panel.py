@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.providers import PRESETS
 
+from .connect_pages import page_title
+
 if TYPE_CHECKING:
     from desktop_app.core.device import DeviceCode
 
@@ -56,12 +58,8 @@ class DevicePanel(QWidget):
         v = QVBoxLayout(self)
         v.setContentsMargins(0, 12, 0, 0)
         v.setSpacing(10)
-        self.title = QLabel()
+        self.title = page_title()
         font = self.title.font()
-        font.setPointSizeF(font.pointSizeF() * 1.15)
-        font.setWeight(font.Weight.DemiBold)
-        self.title.setFont(font)
-        self.title.setWordWrap(True)
         self.instructions = QLabel()
         self.instructions.setWordWrap(True)
         self.link = QLabel()
