@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from urllib.parse import parse_qsl
 
 import httpx
@@ -97,15 +97,39 @@ async def test_shutdown_lets_a_rotation_reach_the_keychain(setup: tuple[Service,
     assert entry is not None and entry.tokens is not None and entry.tokens.refresh_token == Secret("rt-new-0002")
 
 
+def scripted_service(
+    paths: AppPaths, vault: Vault, handle: Callable[[httpx.Request], httpx.Response]
+) -> tuple[Service, AccountStore, FakeClock]:
+    """A Service whose provider answers by `handle`, with its own store (the test seeds it) and a fake clock."""
+    clock = FakeClock()
+    store = AccountStore(paths.accounts_file)
+    http = new_http_client(transport=httpx.MockTransport(handle))
+    return Service(paths=paths, vault=vault, http=http, store=store, clock=clock), store, clock
+
+
+def dropbox_account(store: AccountStore, now: float) -> AccountRecord:
+    """An account at a provider whose revocation takes the access token as a Bearer credential."""
+    from desktop_app.core.accounts import Identity
+    from desktop_app.core.providers import preset
+
+    return store.add(
+        AccountRecord(
+            id=AccountRecord.new_id(),
+            name="Box",
+            provider=preset("dropbox"),
+            client_id="cid",
+            scopes=(),
+            identity=Identity(subject="1"),
+            created_at=now,
+        )
+    )
+
+
 async def test_disconnect_finishes_locally_when_revocation_is_refused(paths: AppPaths, vault: Vault) -> None:
     def handle(request: httpx.Request) -> httpx.Response:
         return httpx.Response(401, json={"error": "invalid_client"})
 
-    clock = FakeClock()
-    store = AccountStore(paths.accounts_file)  # the service's own: the test seeds it
-    service = Service(
-        paths=paths, vault=vault, http=new_http_client(transport=httpx.MockTransport(handle)), store=store, clock=clock
-    )
+    service, store, clock = scripted_service(paths, vault, handle)
     record = await seed_account(store, vault, clock.now(), access="at-1", refresh="rt-1", name="Acct")
     try:
         result = await service.disconnect(record.name)
@@ -124,11 +148,7 @@ async def test_disconnect_keeps_everything_when_the_provider_is_out_of_reach(pat
     def handle(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("no route", request=request)
 
-    clock = FakeClock()
-    store = AccountStore(paths.accounts_file)  # the service's own: the test seeds it
-    service = Service(
-        paths=paths, vault=vault, http=new_http_client(transport=httpx.MockTransport(handle)), store=store, clock=clock
-    )
+    service, store, clock = scripted_service(paths, vault, handle)
     record = await seed_account(store, vault, clock.now(), access="at-1", refresh="rt-1", name="Acct")
     try:
         with pytest.raises(TransientError, match="nothing was deleted"):
@@ -144,8 +164,6 @@ async def test_disconnect_keeps_everything_when_the_provider_is_out_of_reach(pat
 async def test_a_token_refreshed_for_a_failed_revocation_is_kept(paths: AppPaths, vault: Vault) -> None:
     """Bearer revocation refreshes an expired access token first; a rotating provider spent the old refresh
     token then, so when the revocation itself cannot be sent the new tokens must reach the keychain."""
-    from desktop_app.core.accounts import Identity
-    from desktop_app.core.providers import preset
     from desktop_app.core.tokens import TokenSet
     from desktop_app.core.vault import VaultEntry
 
@@ -157,23 +175,9 @@ async def test_a_token_refreshed_for_a_failed_revocation_is_kept(paths: AppPaths
             )
         raise httpx.ConnectError("no route", request=request)
 
-    clock = FakeClock()
-    store = AccountStore(paths.accounts_file)  # the service's own: the test seeds it
-    service = Service(
-        paths=paths, vault=vault, http=new_http_client(transport=httpx.MockTransport(handle)), store=store, clock=clock
-    )
+    service, store, clock = scripted_service(paths, vault, handle)
     now = clock.now()
-    record = store.add(
-        AccountRecord(
-            id=AccountRecord.new_id(),
-            name="Box",
-            provider=preset("dropbox"),
-            client_id="cid",
-            scopes=(),
-            identity=Identity(subject="1"),
-            created_at=now,
-        )
-    )
+    record = dropbox_account(store, now)
     await vault.save(
         record.id, VaultEntry(tokens=TokenSet(Secret("at-stale"), "Bearer", now, now + 60, Secret("rt-1")))
     )
@@ -191,8 +195,6 @@ async def test_a_token_refreshed_for_a_failed_revocation_is_kept(paths: AppPaths
 
 
 async def test_bearer_revocation_refreshes_an_expired_access_token_first(paths: AppPaths, vault: Vault) -> None:
-    from desktop_app.core.accounts import Identity
-    from desktop_app.core.providers import preset
     from desktop_app.core.tokens import TokenSet
     from desktop_app.core.vault import VaultEntry
 
@@ -204,23 +206,9 @@ async def test_bearer_revocation_refreshes_an_expired_access_token_first(paths: 
             return httpx.Response(200, json={"access_token": "at-fresh", "token_type": "bearer", "expires_in": 14400})
         return httpx.Response(200, content=b"null")
 
-    clock = FakeClock()
-    store = AccountStore(paths.accounts_file)  # the service's own: the test seeds it
-    service = Service(
-        paths=paths, vault=vault, http=new_http_client(transport=httpx.MockTransport(handle)), store=store, clock=clock
-    )
+    service, store, clock = scripted_service(paths, vault, handle)
     now = clock.now()
-    record = store.add(
-        AccountRecord(
-            id=AccountRecord.new_id(),
-            name="Box",
-            provider=preset("dropbox"),
-            client_id="cid",
-            scopes=(),
-            identity=Identity(subject="1"),
-            created_at=now,
-        )
-    )
+    record = dropbox_account(store, now)
     tokens = TokenSet(Secret("at-stale"), "Bearer", now, now + 60, Secret("rt-1"))
     await vault.save(record.id, VaultEntry(tokens=tokens))
     clock.advance(120)  # the access token expired
