@@ -71,7 +71,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 async def rig_cli(
-    rig: Rig, *args: str, keychain: bool = False, extra_env: dict[str, str] | None = None
+    rig: Rig, *args: str, keychain: bool = False, extra_env: dict[str, str] | None = None, stdin: str = ""
 ) -> tuple[int, str, str]:
     """`tokendesk ARGS` in a process that shares the rig Service's config, state and runtime dirs (so it
     finds the app's agent socket). Without `keychain`, its D-Bus leads nowhere: only the app can answer."""
@@ -81,10 +81,11 @@ async def rig_cli(
         "desktop_app",
         *args,
         env=rig_cli_env(rig, keychain=keychain, extra_env=extra_env),
+        stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), 60)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
 

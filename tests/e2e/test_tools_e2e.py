@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime as dt
 import json
-import os
 import sys
 from collections.abc import AsyncIterator
 
@@ -15,7 +13,7 @@ import pytest
 import pytest_asyncio
 
 from desktop_app.core.accounts import AccountRecord
-from tests.e2e.conftest import ROOT, Rig
+from tests.e2e.conftest import Rig, rig_cli
 from tests.e2e.test_cli_e2e import Cli, cli, connect, stored_tokens
 from tests.rig.provider import OidcProvider
 
@@ -32,32 +30,8 @@ with urllib.request.urlopen(request, timeout=20) as response:
 
 
 async def tool(rig: Rig, *args: str, stdin: str = "") -> tuple[int, str, str]:
-    """`tokendesk ARGS` beside the rig's app (as conftest.rig_cli, with standard input); its D-Bus leads nowhere,
-    so only the app can answer."""
-    base = rig.paths.config_dir.parent.parent
-    (base / "run").mkdir(mode=0o700, exist_ok=True)
-    (base / "run").chmod(0o700)
-    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
-    env.update(
-        XDG_CONFIG_HOME=str(base / "config"),
-        XDG_STATE_HOME=str(base / "state"),
-        XDG_RUNTIME_DIR=str(base / "run"),
-        PYTHONPATH=str(ROOT),
-        DBUS_SESSION_BUS_ADDRESS="unix:path=/nonexistent/bus",
-    )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "desktop_app",
-        *args,
-        env=env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), 60)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    """`tokendesk ARGS` beside the rig's app; its D-Bus leads nowhere, so only the app can answer."""
+    return await rig_cli(rig, *args, stdin=stdin)
 
 
 @pytest_asyncio.fixture
