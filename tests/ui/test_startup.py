@@ -11,24 +11,19 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from desktop_app.core import agentwire
 from desktop_app.core.accounts import AccountStore
 from desktop_app.core.paths import AppPaths
 from desktop_app.core.vault import Vault
 from desktop_app.ui.startup import AFTER_FIRST_PAINT
-from tests.clock import FakeClock
-from tests.e2e.conftest import Consent, Rig, close_rig_service, rig_cli_env, rig_service
-from tests.rig.browser import RigBrowser
+from tests.e2e.conftest import Rig, rig, rig_cli_env
 from tests.rig.keychain import Keychain
-from tests.rig.provider import OidcProvider
 from tests.ui.conftest import make_record, until
 
 # Not one of these may be imported before the first paint: the event loop (asyncio, qasync, and ssl, which
@@ -164,19 +159,7 @@ def _until_event(lines: Lines, prefix: str) -> dict[str, Any]:
 
 
 NOTHING = dict.fromkeys(HEAVY, False)
-
-
-@pytest_asyncio.fixture
-async def rig(
-    oidc_provider: OidcProvider, keychain: Keychain, rig_browser: RigBrowser, tmp_path: Path
-) -> AsyncIterator[Rig]:
-    """tests/e2e's rig (a Service on the real provider, keychain and Chromium), to seed a real grant."""
-    clock = FakeClock(start=time.time())
-    consent = Consent(rig_browser)
-    service, vault, paths = rig_service(tmp_path, clock, consent)
-    oidc_provider.reset()
-    yield Rig(service, consent, oidc_provider, keychain, paths, clock, vault)
-    await close_rig_service(service, vault, consent)
+__all__ = ["rig"]  # tests/e2e's fixture (a Service on the real provider, keychain and Chromium), to seed a grant
 
 
 @pytest.mark.e2e
