@@ -61,12 +61,16 @@ def first_paint_ms(argv: list[str], env: dict[str, str], marker: str) -> float:
                 return (time.perf_counter() - start) * 1000
         raise RuntimeError(f"{argv[:3]} never painted")
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def rss_after_mib(argv: list[str], env: dict[str, str], seconds: float = 5.0) -> float:
@@ -77,12 +81,7 @@ def rss_after_mib(argv: list[str], env: dict[str, str], seconds: float = 5.0) ->
         kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
         return kib / 1024
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
 
 
 def main() -> int:
