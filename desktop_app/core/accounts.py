@@ -194,14 +194,20 @@ class AccountRecord:
 
         return uuid.uuid4().hex
 
-    def with_tokens(self, tokens: TokenSet, now: float) -> AccountRecord:
-        """What the metadata says about fresh tokens (never the tokens themselves); clears past failures."""
+    def describing(self, tokens: TokenSet) -> AccountRecord:
+        """This record with the metadata's facts about `tokens` (never the tokens themselves), nothing else."""
         return replace(
             self,
             expires_at=tokens.expires_at,
             issued_at=tokens.issued_at,
             refresh_expires_at=tokens.refresh_expires_at,
             has_refresh_token=tokens.refresh_token is not None,
+        )
+
+    def with_tokens(self, tokens: TokenSet, now: float) -> AccountRecord:
+        """What the metadata says about fresh tokens; clears past failures."""
+        return replace(
+            self.describing(tokens),
             last_refresh_at=now,
             last_error=None,
             advice=None,

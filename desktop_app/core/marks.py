@@ -44,13 +44,7 @@ def synced(record: AccountRecord, saved: TokenSet | None, *, unsaved: bool) -> A
     process still holds a rotated token the keychain refused (the mark stays, nothing to describe yet)."""
     if saved is None or saved.issued_at == record.issued_at or unsaved:
         return record
-    return replace(
-        record,
-        issued_at=saved.issued_at,
-        expires_at=saved.expires_at,
-        refresh_expires_at=saved.refresh_expires_at,
-        has_refresh_token=saved.refresh_token is not None,
-    )
+    return record.describing(saved)
 
 
 def holding(record: AccountRecord, owner: str, *, unsaved: bool) -> str | None:
