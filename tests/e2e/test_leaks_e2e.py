@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,9 +33,9 @@ def app_logging(rig: Rig) -> Iterator[Path]:
         root.setLevel(level)
 
 
-async def cli(rig: Rig, *args: str) -> tuple[int, str, str]:
+async def cli(rig: Rig, *args: str, stdin: str = "") -> tuple[int, str, str]:
     """`tokendesk` at DEBUG, with no keychain of its own: only the app can answer."""
-    return await rig_cli(rig, *args, extra_env={"TOKENDESK_LOG_LEVEL": "DEBUG"})
+    return await rig_cli(rig, *args, extra_env={"TOKENDESK_LOG_LEVEL": "DEBUG"}, stdin=stdin)
 
 
 def read_files(root: Path) -> dict[str, str]:
@@ -63,6 +64,26 @@ async def test_no_secret_leaks_on_the_agent_path(
         assert code == 0, err
         outputs["refreshing token stderr"] = err
         assert rig.provider.stats()["token"]["refresh_token"] == 1
+        # Tokens for other tools: every format, exec's child, and git's get and erase (which sends the
+        # refused token to the app). Their stdout carries the token on purpose; their stderr and logs must not.
+        for fmt in ("json", "xoauth2", "oauthbearer"):
+            code, _, err = await cli(rig, "token", "Agent", "--format", fmt, "--user", "ann@example.test")
+            assert code == 0, err
+            outputs[f"token --format {fmt} stderr"] = err
+        code, _, err = await cli(rig, "exec", "Agent", "--", sys.executable, "-c", "pass")
+        assert code == 0, err
+        outputs["exec stderr"] = err
+        get = "protocol=https\nhost=git.example.test\n\n"
+        code, answer, err = await cli(rig, "git-credential", "--account", "Agent", "get", stdin=get)
+        assert code == 0 and "password=" in answer, err
+        outputs["git-credential get stderr"] = err
+        refused = answer + "\n"
+        code, out, err = await cli(rig, "git-credential", "--account", "Agent", "erase", stdin=refused)
+        assert (code, out) == (0, ""), err
+        outputs["git-credential erase stderr"] = err
+        code, answer, err = await cli(rig, "git-credential", "--account", "Agent", "get", stdin=get)
+        assert code == 0 and "password=" in answer, err  # refreshed after the erase
+        outputs["git-credential get after erase stderr"] = err
         for args in (("list",), ("list", "--json")):
             code, out, err = await cli(rig, *args)
             assert code == 0, err
