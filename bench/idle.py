@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -114,8 +115,11 @@ def child(mode: str, accounts: int, seconds: float, wake_s: float) -> None:
             await asyncio.gather(task, return_exceptions=True)
         return {"samples": samples, "cpu_s": cpu, "seconds": time.monotonic() - t0}
 
-    with loop:
-        result = loop.run_until_complete(run())
+    try:
+        with loop:
+            result = loop.run_until_complete(run())
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(result))
 
 

@@ -7,7 +7,9 @@ the fake drifts from the protocol the GUI is typed against.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import tempfile
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -87,7 +89,9 @@ class FakeService:
             tokens = await self.token(name, min_valid_s=min_valid_s)
             return AgentToken(tokens.access_token.reveal(), tokens.token_type, tokens.expires_at)
 
-        return AgentServer(Path(tempfile.mkdtemp(prefix="tokendesk-agent-")) / "agent.sock", source)
+        directory = Path(tempfile.mkdtemp(prefix="tokendesk-agent-"))
+        weakref.finalize(self, shutil.rmtree, directory, True)  # the app's runtime dir is not a test's to leave
+        return AgentServer(directory / "agent.sock", source)
 
     def watch(self) -> tuple[Path, ...]:
         return () if self._paths is None else (self._paths.config_dir, self._paths.accounts_file)
