@@ -492,8 +492,14 @@ class Service:
         async with self._engine.exclusive(record.id):
             entry = await self._vault.load(record.id)
             result = DisconnectResult(revoked=False)
-            if not keep_grant and entry is not None and entry.tokens is not None:
-                result = await self._revoke(record, entry)
+            if entry is not None and entry.tokens is not None:
+                if keep_grant:  # the user chose to; say where the grant can still be ended
+                    note = f"The access stays granted at {record.provider.display_name}. " + manual_step(
+                        record.provider
+                    )
+                    result = DisconnectResult(revoked=False, note=note)
+                else:
+                    result = await self._revoke(record, entry)
             # Keychain first: metadata without secrets is harmless, secrets without metadata are orphans.
             await self._vault.delete(record.id)
             await self._store.call(self._store.remove, record.id)

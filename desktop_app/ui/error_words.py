@@ -9,8 +9,9 @@ _REMEDIES: dict[Hint, str] = {
     Hint.RECONNECT: "Choose Reconnect to sign in again.",
     Hint.PICK_ANOTHER_NAME: "Choose another display name.",
     Hint.RETRY_LATER: "Try again later.",
-    # The app has no "forget here only" choice: the grant can only end at the provider, so try again then.
-    Hint.KEEP_GRANT_TO_FORGET_LOCALLY: "Try again when the provider can be reached.",
+    # Disconnect offers "Forget on this computer" itself when this comes (window.disconnect_current).
+    Hint.KEEP_GRANT_TO_FORGET_LOCALLY: "Try again when the provider can be reached, or forget the account on this "
+    "computer only.",
     Hint.USE_BROWSER: "Clear “Sign in on another device” to sign in with the browser.",
 }
 

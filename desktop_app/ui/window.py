@@ -560,7 +560,31 @@ class MainWindow(QMainWindow):
 
                 show_disconnect_notice(self, record.name, note)
 
-        bridge.spawn(bridge.service.disconnect(record.id), f"Disconnecting {record.name}", on_done=done)
+        def failed(exc: BaseException) -> None:
+            from desktop_app.core.errors import Hint, TokendeskError
+
+            if not (isinstance(exc, TokendeskError) and exc.hint is Hint.KEEP_GRANT_TO_FORGET_LOCALLY):
+                bridge.report(f"Disconnecting {record.name}", exc)
+                return
+            # The provider is out of reach: the grant cannot end from here now. Offer what the CLI's
+            # --keep-grant does, saying plainly that the access stays granted at the provider.
+            if self.confirm(
+                self,
+                "Provider out of reach",
+                f"{exc}\n\nTry again when {provider} can be reached, or forget {record.name} on this computer "
+                f"only: its tokens are deleted from your keychain, but the access stays granted at {provider} "
+                "until you remove it there.",
+                "Forget on this computer",
+            ):
+                bridge.spawn(
+                    bridge.service.disconnect(record.id, keep_grant=True),
+                    f"Forgetting {record.name}",
+                    on_done=done,
+                )
+
+        bridge.spawn(
+            bridge.service.disconnect(record.id), f"Disconnecting {record.name}", on_done=done, on_error=failed
+        )
 
     def open_preferences(self) -> None:
         from .preferences import PreferencesDialog

@@ -143,9 +143,12 @@ async def test_disconnect_finishes_locally_when_revocation_is_refused(paths: App
 
 async def test_disconnect_keeps_everything_when_the_provider_is_out_of_reach(paths: AppPaths, vault: Vault) -> None:
     """The grant is still alive and only the provider can end it: forgetting the token would make that impossible
-    from here, so nothing is deleted and the user is told to retry (or to use --keep-grant)."""
+    from here, so nothing is deleted and the user is told to retry, or to forget it here only on purpose."""
+
+    requests: list[httpx.Request] = []
 
     def handle(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
         raise httpx.ConnectError("no route", request=request)
 
     service, store, clock = scripted_service(paths, vault, handle)
@@ -156,6 +159,14 @@ async def test_disconnect_keeps_everything_when_the_provider_is_out_of_reach(pat
         assert [r.id for r in service.accounts()] == [record.id]
         entry = await vault.load(record.id)
         assert entry is not None and entry.tokens is not None and entry.tokens.refresh_token == Secret("rt-1")
+        # Forgetting here only is the user's choice then: nothing is sent, and the note says where the grant lives.
+        sent = len(requests)
+        result = await service.disconnect(record.name, keep_grant=True)
+        assert len(requests) == sent
+        assert not result.revoked and result.note is not None
+        assert result.note.startswith(f"The access stays granted at {record.provider.display_name}.")
+        assert "Remove the app's access yourself" in result.note
+        assert service.accounts() == [] and await vault.load(record.id) is None
     finally:
         await vault.delete(record.id)
         await service.aclose()

@@ -1,4 +1,4 @@
-"""The connect dialog's Advanced part (redirect port and path) and the note shown after a disconnect."""
+"""The connect dialog's Advanced part (redirect port and path) and what a disconnect tells and offers."""
 
 from __future__ import annotations
 
@@ -115,3 +115,58 @@ def test_details_show_the_client_s_revocation_url_and_the_redirect(
     assert shown["Revocation endpoint"] == "https://api.github.com/applications/client1/grant"
     assert shown["Redirect endpoint"] == "http://127.0.0.1:8765/cb"
     dialog.close()
+
+
+def test_a_provider_out_of_reach_offers_to_forget_on_this_computer_only(
+    app_ctl: tuple[Any, FakeService], qloop: asyncio.AbstractEventLoop
+) -> None:
+    """Revocation cannot be sent: nothing is deleted, and the user may choose to forget the account here only,
+    told that the access stays granted at the provider (the CLI's --keep-grant)."""
+    from desktop_app.core.errors import Hint, TransientError
+    from desktop_app.core.events import AccountChanged, AccountRemoved
+    from tests.ui.conftest import make_record, settle
+
+    controller, fake = app_ctl
+    record = make_record(1)
+    fake.bus.emit(AccountChanged(record))
+    calls: list[bool] = []
+    note = "The access stays granted at GitHub. Remove the app's access yourself at https://github.com/x."
+
+    async def disconnect(account_id: str, *, keep_grant: bool = False) -> object:
+        calls.append(keep_grant)
+        if not keep_grant:
+            raise TransientError(
+                "Could not revoke the grant at GitHub (connection refused); nothing was deleted.",
+                hint=Hint.KEEP_GRANT_TO_FORGET_LOCALLY,
+            )
+        fake.bus.emit(AccountRemoved(account_id))
+        return type("R", (), {"revoked": False, "note": note})()
+
+    fake.disconnect = disconnect  # type: ignore[method-assign]
+    questions: list[tuple[str, str, str]] = []
+    answers = [True, False]  # "Disconnect?" yes; "Forget on this computer?" no, the first time
+
+    def confirm(parent: Any, title: str, text: str, yes: str) -> bool:
+        questions.append((title, text, yes))
+        return answers.pop(0)
+
+    controller.window.confirm = confirm
+
+    async def go() -> None:
+        controller.window.disconnect_action.trigger()
+        await settle(controller.bridge)
+
+    qloop.run_until_complete(go())
+    assert calls == [False] and len(questions) == 2
+    title, text, yes = questions[1]
+    assert yes == "Forget on this computer" and "nothing was deleted" in text
+    assert "the access stays granted at" in text
+    assert controller.model.rowCount() == 1  # kept: the user said no
+
+    answers[:] = [True, True]
+    qloop.run_until_complete(go())
+    assert calls == [False, False, True]
+    assert controller.model.rowCount() == 0
+    box = controller.window.findChild(QMessageBox, "disconnect-notice")
+    assert box is not None and box.isVisible() and "The access stays granted" in box.text()
+    box.close()
