@@ -143,8 +143,7 @@ def main() -> int:
         runs = {
             "tokendesk": command([py, "-c", ENTRY, "token", "Bench"], env),
             "bare socket client": command([py, "-c", BARE_CLIENT], env),
-            # The same two without site: what is left of the interpreter's own start (scripts/bootstrap's compat
-            # editable install keeps site cheap; the default finder cost ~20 ms here).
+            # The same two without site (no editable-install finder, ~20 ms here): what a wheel install pays.
             "tokendesk -S": command(
                 [py, "-S", "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r})\n{ENTRY}", "token", "Bench"], env
             ),
