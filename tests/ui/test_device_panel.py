@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -22,8 +23,8 @@ CODE = DeviceCode(
     "WDJB-MJHT",
     "https://github.com/login/device",
     "https://github.com/login/device?user_code=WDJB-MJHT",
-    time.time() + 900 - 10,  # the panel reads the wall clock; 14 min 50 s reads as 15 minutes
-    5,
+    0.0,  # set when handed out: the panel reads the wall clock, and a whole-suite run reaches this test minutes
+    5,  # after this module was imported
 )
 
 
@@ -42,7 +43,7 @@ class DeviceFlow(FakeService):
         self.calls.append(kwargs)
         self.outcome = asyncio.get_running_loop().create_future()
         if kwargs.get("device"):
-            kwargs["on_code"](CODE)
+            kwargs["on_code"](replace(CODE, expires_at=time.time() + 900 - 10))  # 14 min 50 s reads as 15 minutes
         result = await self.outcome
         if isinstance(result, TokendeskError):
             raise result
