@@ -1,13 +1,15 @@
 """Notifications go through a real notification service on a private session bus, with and without a tray.
 
 The service (tests/rig/notifications.py) records each Notify call and checks its D-Bus signature as GLib's
-daemons do; clicking an action is the ActionInvoked signal it emits, as a desktop would.
+daemons do; clicking an action is the ActionInvoked signal it emits, as a desktop would. Inside a Flatpak
+(a flatpak-info file the test makes) the notification portal on the same bus is used first, likewise.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +21,7 @@ from desktop_app.ui import icons
 from desktop_app.ui.app import Controller
 from desktop_app.ui.connect_dialog import ConnectDialog
 from desktop_app.ui.notifications import DesktopNotifications
-from tests.rig.notifications import NotificationService, PrivateBus
+from tests.rig.notifications import NotificationService, PortalService, PrivateBus
 from tests.ui.conftest import DRIVEN, NOW, FakeService, make_record, until
 
 
@@ -36,11 +38,15 @@ def service(bus: PrivateBus) -> Iterator[NotificationService]:
 
 
 def _controller(
-    loop: asyncio.AbstractEventLoop, paths: AppPaths, address: str | None, *, tray: bool
+    loop: asyncio.AbstractEventLoop, paths: AppPaths, address: str | None, *, tray: bool, flatpak_info: Path | None
 ) -> tuple[Controller, FakeService]:
-    controller = Controller(
-        paths, now=lambda: NOW, timers=DRIVEN, notifications=DesktopNotifications(address), tray_available=tray
+    # flatpak_info: the file whose presence says "inside a Flatpak"; None leaves the real check (/.flatpak-info).
+    notifications = (
+        DesktopNotifications(address)
+        if flatpak_info is None
+        else DesktopNotifications(address, flatpak_info=flatpak_info)
     )
+    controller = Controller(paths, now=lambda: NOW, timers=DRIVEN, notifications=notifications, tray_available=tray)
     fake = FakeService()
 
     async def start() -> None:
@@ -56,8 +62,8 @@ def running(qloop: asyncio.AbstractEventLoop, paths: AppPaths, request: pytest.F
     """A controller factory; everything it made is closed at the end."""
     made: list[Controller] = []
 
-    def make(address: str | None, *, tray: bool) -> tuple[Controller, FakeService]:
-        controller, fake = _controller(qloop, paths, address, tray=tray)
+    def make(address: str | None, *, tray: bool, flatpak_info: Path | None = None) -> tuple[Controller, FakeService]:
+        controller, fake = _controller(qloop, paths, address, tray=tray, flatpak_info=flatpak_info)
         made.append(controller)
         return controller, fake
 
@@ -269,3 +275,157 @@ def test_an_unreachable_bus_is_no_service(running: Any, tmp_path: Any, qloop: as
 
     qloop.run_until_complete(go())
     assert [how for _, _, how in routes] == ["none"]
+
+
+# --- inside a Flatpak: the notification portal -----------------------------------------------------------------
+
+
+@pytest.fixture
+def flatpak_info(tmp_path: Path) -> Path:
+    info = tmp_path / ".flatpak-info"
+    info.write_text("[Application]\nname=dev.tokendesk.Tokendesk\n")
+    return info
+
+
+@pytest.fixture
+def portal(bus: PrivateBus) -> Iterator[PortalService]:
+    with PortalService(bus.address) as running:
+        yield running
+
+
+def test_in_flatpak_needs_sign_in_goes_to_the_portal_and_its_reconnect_button_works(
+    running: Any,
+    portal: PortalService,
+    service: NotificationService,
+    bus: PrivateBus,
+    flatpak_info: Path,
+    qloop: asyncio.AbstractEventLoop,
+) -> None:
+    controller, fake = running(bus.address, tray=True, flatpak_info=flatpak_info)
+    routes = _routes(controller)
+    controller.window.hide()
+
+    async def go() -> None:
+        _revoke(fake)
+        await until(lambda: routes, what="the notification")
+
+    qloop.run_until_complete(go())
+    assert portal.errors == []
+    [note] = portal.notes
+    assert service.notes == []  # the portal took it: nothing through org.freedesktop.Notifications as well
+    assert note.id == "tag:acct2"  # one id per account: a later one for it replaces this one
+    assert note.notification == {
+        "title": ("s", "GitHub – user2@example.test needs sign-in"),
+        "body": ("s", "The grant was revoked at GitHub."),
+        "priority": ("s", "urgent"),
+        "default-action": ("s", "default"),
+        "buttons": ("aa{sv}", [{"label": ("s", "Reconnect"), "action": ("s", "reconnect")}]),
+    }
+    assert routes == [("GitHub – user2@example.test needs sign-in", "The grant was revoked at GitHub.", "desktop")]
+
+    async def click() -> None:
+        portal.invoke(note, "reconnect")
+        await until(lambda: fake.reconnect_calls, what="the reconnect to start")
+
+    qloop.run_until_complete(click())
+    window = controller.window
+    assert window.isVisible()
+    assert fake.reconnect_calls == ["acct2"]
+    assert window.current_record() is not None and window.current_record().id == "acct2"  # type: ignore[union-attr]
+    [dialog] = [d for d in window.findChildren(ConnectDialog) if d.isVisible()]
+    assert dialog.reconnecting is not None and dialog.reconnecting.id == "acct2"
+    dialog.cancel_sign_in()
+
+    async def again() -> None:
+        _revoke(fake)
+        await until(lambda: len(routes) == 2, what="the second notification")
+
+    qloop.run_until_complete(again())
+    assert [n.id for n in portal.notes] == ["tag:acct2", "tag:acct2"]  # the portal replaces, no stack
+
+
+def test_in_flatpak_the_default_action_reconnects_and_untagged_notes_get_ids_of_their_own(
+    running: Any, portal: PortalService, bus: PrivateBus, flatpak_info: Path, qloop: asyncio.AbstractEventLoop
+) -> None:
+    controller, fake = running(bus.address, tray=False, flatpak_info=flatpak_info)
+    controller.window.hide()
+    routes = _routes(controller)
+
+    async def go() -> None:
+        _revoke(fake)
+        await until(lambda: routes, what="the notification")
+        portal.invoke(portal.notes[0], "default")
+        await until(lambda: fake.reconnect_calls, what="the reconnect")
+        [dialog] = [d for d in controller.window.findChildren(ConnectDialog) if d.isVisible()]
+        dialog.cancel_sign_in()
+        controller.window.hide()
+        controller.tray.notify("Hello", "first")
+        controller.tray.notify("Hello", "second")
+        await until(lambda: len(routes) == 3, what="the informational ones")
+        portal.invoke(portal.notes[2], "default")
+        await until(controller.window.isVisible, what="the window")
+
+    qloop.run_until_complete(go())
+    assert portal.errors == []
+    first, second = portal.notes[1:]
+    assert first.id != second.id and not first.id.startswith("tag:")  # two notes, not one replacing the other
+    assert first.notification == {
+        "title": ("s", "Hello"),
+        "body": ("s", "first"),
+        "priority": ("s", "normal"),
+        "default-action": ("s", "default"),
+    }
+    assert fake.reconnect_calls == ["acct2"]  # the informational one only opened the window
+
+
+def test_in_flatpak_a_portal_without_notifications_falls_back_to_the_service(
+    running: Any, service: NotificationService, bus: PrivateBus, flatpak_info: Path, qloop: asyncio.AbstractEventLoop
+) -> None:
+    with PortalService(bus.address, backend=False) as portal:
+        controller, fake = running(bus.address, tray=True, flatpak_info=flatpak_info)
+        routes = _routes(controller)
+
+        async def go() -> None:
+            _revoke(fake)
+            await until(lambda: routes, what="the notification")
+
+        qloop.run_until_complete(go())
+    assert len(portal.errors) == 1 and portal.notes == []
+    [note] = service.notes
+    assert note.actions == {"default": "Reconnect", "reconnect": "Reconnect"}
+    assert routes == [(note.summary, note.body, "desktop")]
+
+
+def test_in_flatpak_with_neither_the_tray_balloon_is_used(
+    running: Any, bus: PrivateBus, flatpak_info: Path, qloop: asyncio.AbstractEventLoop
+) -> None:
+    controller, fake = running(bus.address, tray=True, flatpak_info=flatpak_info)
+    controller.tray.show()
+    routes = _routes(controller)
+
+    async def go() -> None:
+        _revoke(fake)
+        await until(lambda: routes, what="the notification")
+
+    qloop.run_until_complete(go())
+    assert [how for _, _, how in routes] == ["tray"]
+
+
+def test_outside_flatpak_the_portal_is_not_used(
+    running: Any,
+    portal: PortalService,
+    service: NotificationService,
+    bus: PrivateBus,
+    tmp_path: Path,
+    qloop: asyncio.AbstractEventLoop,
+) -> None:
+    controller, fake = running(bus.address, tray=False, flatpak_info=tmp_path / "no-flatpak-info")
+    routes = _routes(controller)
+
+    async def go() -> None:
+        _revoke(fake)
+        await until(lambda: routes, what="the notification")
+
+    qloop.run_until_complete(go())
+    assert portal.notes == [] and portal.errors == []
+    assert [n.summary for n in service.notes] == ["GitHub – user2@example.test needs sign-in"]
