@@ -19,9 +19,27 @@ import pytest
 from desktop_app.ui.window import BACKGROUND_TITLE
 from tests.rig.notifications import Notification, NotificationService, PrivateBus
 from tests.rig.xserver import Trayer, Xvfb, XWindow, wait_for
-from tests.ui.appproc import app_env, seed, start_app, stop_app
+from tests.ui.appproc import Lines, app_env, seed, start_app, stop_app
 
 APP_TIMEOUT_S = 30.0  # the app's start on a loaded machine; every wait ends as soon as its condition holds
+
+# The unmodified app, observed: it says when its service is attached, that is when its asyncio loop runs. The
+# tests close the window only after that: a close during the first paint, before the loop runs, schedules the
+# keep-running notice on a loop that never runs (asyncio.ensure_future makes one), so it is lost.
+OBSERVED_MAIN = """
+import json, sys
+from desktop_app.ui import app
+
+attach = app.Controller.attach
+
+def observed_attach(self, service):
+    bridge = attach(self, service)
+    print(json.dumps({"event": "service"}), flush=True)
+    return bridge
+
+app.Controller.attach = observed_attach
+sys.exit(app.main([]))
+"""
 
 
 @pytest.fixture
@@ -48,6 +66,17 @@ def _env(tmp_path: Path, screen: Xvfb, bus_address: str) -> dict[str, str]:
     }
 
 
+def _start(env: dict[str, str]) -> subprocess.Popen[str]:
+    """The app, once its event loop runs (a user closing the window takes longer than that)."""
+    app = start_app(env, OBSERVED_MAIN)
+    try:
+        Lines(app).until_event("service")
+    except BaseException:
+        stop_app(app)
+        raise
+    return app
+
+
 def _main_window(screen: Xvfb, pid: int) -> XWindow | None:
     """The app's main window when it is shown: its one visible top-level window titled Tokendesk."""
     shown = screen.visible_windows_of(pid)
@@ -65,7 +94,7 @@ def test_the_icon_docks_in_a_real_tray_and_a_click_on_it_brings_the_closed_windo
     tmp_path: Path, screen: Xvfb, notifications: NotificationService
 ) -> None:
     with Trayer(screen) as tray:
-        app = start_app(_env(tmp_path, screen, notifications.address))
+        app = _start(_env(tmp_path, screen, notifications.address))
         try:
 
             def docked() -> XWindow | None:
@@ -101,7 +130,7 @@ def test_without_a_tray_closing_says_how_to_get_the_window_back(
     """As on stock GNOME: notifications but no tray. The app keeps running and says so; starting it again
     shows the window, as the notification says."""
     env = _env(tmp_path, screen, notifications.address)
-    app = start_app(env)
+    app = _start(env)
     try:
         main = wait_for(lambda: _main_window(screen, app.pid), "the main window", APP_TIMEOUT_S)
         assert screen.selection_owner("_NET_SYSTEM_TRAY_S0") == 0  # there really is no tray
@@ -127,7 +156,7 @@ def test_without_a_tray_closing_says_how_to_get_the_window_back(
 def test_without_a_tray_or_notifications_closing_shows_a_note_in_a_window(tmp_path: Path, screen: Xvfb) -> None:
     """Nothing to show a notification either: the note comes as a small dialog of the app's own."""
     with PrivateBus() as bus:
-        app = start_app(_env(tmp_path, screen, bus.address))
+        app = _start(_env(tmp_path, screen, bus.address))
         try:
             main = wait_for(lambda: _main_window(screen, app.pid), "the main window", APP_TIMEOUT_S)
             screen.close_window(main.id)
