@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.rig.keychain import Keychain
-from tests.ui.test_startup import Lines, _env, _seed
+from tests.ui.appproc import Lines, app_env, seed
 
 # The unmodified app entry, observed: it says when the engine runs (the service is loaded, the keychain
 # answered), and when Controller.quit and Service.stop_sending are reached.
@@ -52,10 +52,10 @@ sys.exit(app.main([]))
 @pytest.mark.e2e
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name)
 def test_a_signal_quits_through_the_normal_path(tmp_path: Path, keychain: Keychain, signum: signal.Signals) -> None:
-    _seed(tmp_path)
+    seed(tmp_path)
     app = subprocess.Popen(
         [sys.executable, "-c", OBSERVED_MAIN],
-        env=_env(tmp_path),
+        env=app_env(tmp_path),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -5,25 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import selectors
 import subprocess
 import sys
 import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from desktop_app.core import agentwire
 from desktop_app.core.accounts import AccountStore
-from desktop_app.core.paths import AppPaths
 from desktop_app.core.vault import Vault
 from desktop_app.ui.startup import AFTER_FIRST_PAINT
 from tests.e2e.conftest import Rig, rig, rig_cli_env
 from tests.rig.keychain import Keychain
+from tests.ui.appproc import Lines, app_env, seed, start_app, stop_app
 from tests.ui.conftest import make_record, until
 
 # Not one of these may be imported before the first paint: the event loop (asyncio, qasync, and ssl, which
@@ -87,75 +84,8 @@ sys.exit(app.main([]))
 """
 
 
-class Lines:
-    """Reads a child's stdout line by line with a deadline (a hung app fails the test, not the run)."""
-
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
-        assert proc.stdout is not None
-        self.proc = proc
-        self.selector = selectors.DefaultSelector()
-        self.selector.register(proc.stdout, selectors.EVENT_READ)
-
-    def next_event(self, timeout_s: float = 60.0) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + timeout_s
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or not self.selector.select(left):
-                raise AssertionError("the app printed nothing in time")
-            line = self.proc.stdout.readline()
-            if not line:
-                raise AssertionError(f"the app exited ({self.proc.wait()}) without the next event")
-            if line.startswith("{"):
-                event: dict[str, Any] = json.loads(line)
-                return event
-
-
-def _env(tmp_path: Path) -> dict[str, str]:
-    runtime = tmp_path / "runtime"
-    runtime.mkdir(mode=0o700)
-    return {
-        **os.environ,
-        "QT_QPA_PLATFORM": "offscreen",
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "XDG_STATE_HOME": str(tmp_path / "state"),
-        "XDG_RUNTIME_DIR": str(runtime),
-        "TOKENDESK_INSTANCE_NAME": f"tokendesk-test-{uuid.uuid4().hex[:12]}",
-    }
-
-
-def _seed(tmp_path: Path) -> None:
-    paths = AppPaths(config_dir=tmp_path / "config" / "tokendesk", state_dir=tmp_path / "s", log_dir=tmp_path / "l")
-    AccountStore(paths.accounts_file).add(make_record(1))
-
-
 def _start(env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-c", TRACED_MAIN], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-
-
-def _stop(app: subprocess.Popen[str]) -> str:
-    """Ends the app if it still runs; its stderr."""
-    if app.poll() is None:
-        app.terminate()
-        try:
-            app.wait(30)
-        except subprocess.TimeoutExpired:
-            app.kill()
-            app.wait()
-    assert app.stderr is not None and app.stdout is not None
-    stderr = app.stderr.read()
-    app.stdout.close()
-    app.stderr.close()
-    return stderr
-
-
-def _until_event(lines: Lines, prefix: str) -> dict[str, Any]:
-    while True:
-        event = lines.next_event()
-        if str(event["event"]).startswith(prefix):
-            return event
+    return start_app(env, TRACED_MAIN)
 
 
 NOTHING = dict.fromkeys(HEAVY, False)
@@ -164,8 +94,8 @@ __all__ = ["rig"]  # tests/e2e's fixture (a Service on the real provider, keycha
 
 @pytest.mark.e2e
 def test_first_paint_comes_before_the_heavy_modules_in_the_real_start_up(tmp_path: Path, keychain: Keychain) -> None:
-    _seed(tmp_path)
-    env = _env(tmp_path)
+    seed(tmp_path)
+    env = app_env(tmp_path)
     app = _start(env)
     try:
         lines = Lines(app)
@@ -192,15 +122,15 @@ def test_first_paint_comes_before_the_heavy_modules_in_the_real_start_up(tmp_pat
         assert lines.next_event()["event"] == "activated"
         assert app.wait(timeout=60) == 0
     finally:
-        stderr = _stop(app)
+        stderr = stop_app(app)
     assert "Traceback" not in stderr, stderr
 
 
 def test_the_keychain_error_shows_soon_after_the_first_paint(tmp_path: Path) -> None:
     """No Secret Service on the bus and keyring finding nothing better: the window says so, after painting."""
-    _seed(tmp_path)
+    seed(tmp_path)
     env = {
-        **_env(tmp_path),
+        **app_env(tmp_path),
         "DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent/bus",
         "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
     }
@@ -208,10 +138,10 @@ def test_the_keychain_error_shows_soon_after_the_first_paint(tmp_path: Path) -> 
     try:
         lines = Lines(app)
         assert [lines.next_event()["event"] for _ in range(3)] == ["controller", "painted", "service"]
-        shown = _until_event(lines, "keychain: ")
+        shown = lines.until_event("keychain: ")
         assert "Waiting for the keychain" in shown["event"]
     finally:
-        stderr = _stop(app)
+        stderr = stop_app(app)
     assert "Traceback" not in stderr, stderr
 
 
@@ -246,7 +176,7 @@ async def test_a_due_account_refreshes_after_the_first_paint(rig: Rig) -> None:
         assert events[1]["loaded"] == NOTHING
         store = AccountStore(rig.paths.accounts_file)
         while (store.get(record.id).expires_at or 0) < time.time() + 60:  # refreshing first, then refreshed
-            await asyncio.to_thread(_until_event, lines, f"changed: {record.id}")
+            await asyncio.to_thread(lines.until_event, f"changed: {record.id}")
             # The rig counts a request when its response has gone out: it may count a moment after we see the result.
         await until(lambda: rig.provider.stats()["token"]["refresh_token"] > 0, 10, "the rig to count the refresh")
         assert rig.provider.stats()["token"]["refresh_token"] == 1
@@ -257,7 +187,7 @@ async def test_a_due_account_refreshes_after_the_first_paint(rig: Rig) -> None:
         assert answer["access_token"] == fresh.tokens.access_token.reveal()
         assert answer["access_token"] != entry.tokens.access_token.reveal()
     finally:
-        stderr = await asyncio.to_thread(_stop, app)
+        stderr = await asyncio.to_thread(stop_app, app)
         await app_vault.delete(record.id)
         app_vault.close()
     assert "Traceback" not in stderr, stderr
@@ -270,7 +200,7 @@ def test_probe_mode_reports_no_heavy_module_at_first_paint(tmp_path: Path) -> No
     store = AccountStore(config / "accounts.json")
     for n in range(50):
         store.add(make_record(n))
-    env = {**_env(tmp_path), "TOKENDESK_STARTUP_PROBE": "1"}
+    env = {**app_env(tmp_path), "TOKENDESK_STARTUP_PROBE": "1"}
     proc = subprocess.run([sys.executable, "-m", "desktop_app"], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -1,22 +1,16 @@
-"""Smaller things a new user met: Refresh all with nothing to refresh, rows told apart by name, a restored
-window larger than the screen."""
+"""Smaller things a new user met: Refresh all with nothing to refresh, rows told apart by name, buttons that
+wrap in a narrow window (the window fitting a small screen: test_window_fits_screen.py)."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QRect
-from PySide6.QtGui import QGuiApplication
-
 from desktop_app.core.accounts import AccountState, Identity
 from desktop_app.core.events import AccountChanged
-from desktop_app.core.paths import AppPaths
 from desktop_app.ui.app import Controller
 from desktop_app.ui.delegate import second_line
-from desktop_app.ui.notifications import DesktopNotifications
-from desktop_app.ui.settings import Settings
-from tests.ui.conftest import DRIVEN, NOW, FakeService, make_record, settle, until
+from tests.ui.conftest import FakeService, make_record, settle, until
 
 
 def test_refresh_all_is_off_when_every_account_needs_sign_in(
@@ -59,25 +53,6 @@ def test_two_rows_for_one_identity_differ_on_their_first_line(app_ctl: tuple[Con
     assert first.data() == "GitHub – user1@example.test" and second.data() == "Work"
     assert second_line(first) == "github.com"  # the name says identity and provider already: the host
     assert second_line(second) == "user1@example.test · GitHub"
-
-
-def test_a_restored_window_larger_than_the_screen_is_clamped(paths: AppPaths, qtbot: Any) -> None:
-    """A geometry saved at scale 1 on a big screen, restored at QT_SCALE_FACTOR=2 on a small one."""
-    screen = QGuiApplication.primaryScreen()
-    area = screen.availableGeometry()
-    first = Controller(paths, now=lambda: NOW, timers=DRIVEN, notifications=DesktopNotifications(None))
-    qtbot.addWidget(first.window)
-    first.window.setGeometry(QRect(area.x() + 300, area.y() + 200, area.width() + 600, area.height() + 400))
-    first.window.save_state()
-    saved = Settings(paths.config_dir / "tokendesk-ui.ini").geometry
-    assert isinstance(saved, QByteArray)
-    second = Controller(paths, now=lambda: NOW, timers=DRIVEN, notifications=DesktopNotifications(None))
-    qtbot.addWidget(second.window)
-    frame = second.window.frameGeometry()
-    assert area.contains(frame), (frame, area)
-    second.window.show()
-    buttons = second.window.account_buttons
-    assert all(area.contains(b.mapToGlobal(b.rect().center())) for b in buttons)
 
 
 def test_account_buttons_wrap_instead_of_leaving_the_window(
