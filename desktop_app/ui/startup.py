@@ -68,5 +68,6 @@ def after_first_paint(controller: Controller) -> None:
     The service's creation imports httpx and starts the keychain probe, the engine (due accounts refresh)
     and the agent socket; the tray menu gets its one action per account."""
     controller.tray.release_menu()
+    controller.tray.start_sending()
     controller.load_service_soon()
     controller.watch_network()

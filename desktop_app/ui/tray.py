@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import TYPE_CHECKING
 
 import shiboken6
@@ -80,6 +81,7 @@ class Tray(QObject):
         self._pending: list[tuple[AccountRecord, str]] = []
         self._clicked_target = ""
         self._sending: set[asyncio.Task[None]] = set()
+        self._unsent: list[tuple[str, str, str, str, tuple[tuple[str, str], ...], int]] = []
         self._notify_timer_ms = QTimer(self)
         self._notify_timer_ms.setSingleShot(True)
         self._notify_timer_ms.setInterval(NOTIFY_COALESCE_MS)
@@ -217,7 +219,7 @@ class Tray(QObject):
     @property
     def pending(self) -> bool:
         """A notification is waiting to be coalesced or is being sent."""
-        return self._notify_timer_ms.isActive() or bool(self._sending)
+        return self._notify_timer_ms.isActive() or bool(self._sending) or bool(self._unsent)
 
     def notify(self, title: str, body: str) -> None:
         """An informational notification; clicking it just opens the window."""
@@ -233,17 +235,33 @@ class Tray(QObject):
         actions: tuple[tuple[str, str], ...],
         urgency: int,
     ) -> None:
-        import asyncio  # after the first paint (asyncio and qasync load then): nothing is sent before it
-
-        coro = self._deliver(title, body, click_hint, tag, actions, urgency)
-        try:
-            task = asyncio.ensure_future(coro)
-        except RuntimeError:  # no event loop: only a widget test without one gets here
-            coro.close()
-            self.notified.emit(title, f"{body}\n{click_hint}" if click_hint else body, "none")
+        message = (title, body, click_hint, tag, actions, urgency)
+        if "asyncio" not in sys.modules or not _loop_running():
+            # The window is up before the app's asyncio loop runs, and can be closed then. ensure_future would
+            # put the task on a loop of its own that never runs: the message waits for start_sending().
+            self._unsent.append(message)
             return
+        self._start(*message)
+
+    def _start(
+        self, title: str, body: str, click_hint: str, tag: str, actions: tuple[tuple[str, str], ...], urgency: int
+    ) -> None:
+        import asyncio
+
+        task = asyncio.ensure_future(self._deliver(title, body, click_hint, tag, actions, urgency))
         self._sending.add(task)  # strong reference until it is sent
         task.add_done_callback(self._sending.discard)
+
+    def start_sending(self) -> None:
+        """The app's asyncio loop is set: what was said before it ran goes out on its first turn."""
+        import asyncio
+
+        asyncio.get_event_loop().call_soon(self._send_unsent)
+
+    def _send_unsent(self) -> None:
+        unsent, self._unsent = self._unsent, []
+        for message in unsent:
+            self._start(*message)
 
     async def _deliver(
         self, title: str, body: str, click_hint: str, tag: str, actions: tuple[tuple[str, str], ...], urgency: int
@@ -293,3 +311,13 @@ class Tray(QObject):
             task.cancel()
         await asyncio.gather(*self._sending, return_exceptions=True)
         await self.notifications.aclose()
+
+
+def _loop_running() -> bool:
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

@@ -114,3 +114,25 @@ def test_without_a_tray_the_menu_is_built_on_first_use(qapp: Any) -> None:
         1
     ] == "Copy token: GitHub – user1@example.test"
     assert tray.refresh_all_action is not None and tray.refresh_all_action.isEnabled()
+
+
+def test_a_notice_given_before_the_asyncio_loop_runs_goes_out_when_it_does(
+    qloop: asyncio.AbstractEventLoop,
+) -> None:
+    """The window paints, and can be closed ("still running" notice), before the app has an asyncio loop. A task
+    made then landed on a loop of its own that never ran: the notice was lost and quitting raised."""
+    tray = Tray(notifications=DesktopNotifications(None), available=False)
+    routes: list[tuple[str, str]] = []
+    tray.notified.connect(lambda title, body, how: routes.append((title, how)))
+    policy = asyncio.get_event_loop_policy()
+    asyncio.set_event_loop_policy(None)  # as in the app before the first paint: no loop was ever set
+    try:
+        tray.notify("Tokendesk is still running", "Open Tokendesk again to show the window.")
+    finally:
+        asyncio.set_event_loop_policy(policy)
+        asyncio.set_event_loop(qloop)
+    assert routes == [] and tray.pending
+    tray.start_sending()  # what start-up does once the app's loop is set
+    qloop.run_until_complete(until(lambda: routes, what="the notice"))
+    assert routes == [("Tokendesk is still running", "none")] and not tray.pending
+    qloop.run_until_complete(tray.aclose())
