@@ -24,8 +24,8 @@ from tests.ui.appproc import Lines, app_env, seed, start_app, stop_app
 APP_TIMEOUT_S = 30.0  # the app's start on a loaded machine; every wait ends as soon as its condition holds
 
 # The unmodified app, observed: it says when its service is attached, that is when its asyncio loop runs. The
-# tests close the window only after that: a close during the first paint, before the loop runs, schedules the
-# keep-running notice on a loop that never runs (asyncio.ensure_future makes one), so it is lost.
+# tray test closes the window only after that; the no-tray test closes it as soon as it shows, maybe before the
+# loop runs (the notice given then must still go out, see Tray.start_sending).
 OBSERVED_MAIN = """
 import json, sys
 from desktop_app.ui import app
@@ -130,7 +130,7 @@ def test_without_a_tray_closing_says_how_to_get_the_window_back(
     """As on stock GNOME: notifications but no tray. The app keeps running and says so; starting it again
     shows the window, as the notification says."""
     env = _env(tmp_path, screen, notifications.address)
-    app = _start(env)
+    app = start_app(env, OBSERVED_MAIN)  # closed as soon as it shows, whether or not the asyncio loop runs yet
     try:
         main = wait_for(lambda: _main_window(screen, app.pid), "the main window", APP_TIMEOUT_S)
         assert screen.selection_owner("_NET_SYSTEM_TRAY_S0") == 0  # there really is no tray
