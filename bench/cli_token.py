@@ -94,12 +94,14 @@ def wheel_install(base: Path) -> Path:
     every Python start there ~20 ms in `site` (setuptools' import finder), which no wheel install pays. Asking a
     running app needs only the standard library, so this venv gets no dependencies."""
     wheels, target = base / "wheel", base / "wheel-venv"
-    quiet = {"check": True, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    # Without PYTHONPATH: pip would take the tree's tokendesk.egg-info for an installed tokendesk and skip it.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    quiet = {"check": True, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)], **quiet)
     venv.create(target, with_pip=False)
     [wheel] = wheels.glob("*.whl")
     pip = [sys.executable, "-m", "pip", "--python", str(target / "bin" / "python")]
-    subprocess.run([*pip, "install", "--no-deps", "--no-index", "-q", str(wheel)], **quiet)
+    subprocess.run([*pip, "install", "--no-deps", "--no-index", "--ignore-installed", "-q", str(wheel)], **quiet)
     return target / "bin" / "tokendesk"
 
 
