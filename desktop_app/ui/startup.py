@@ -3,12 +3,18 @@
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
 import sys
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEventLoop, QTimer
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from importlib.machinery import ModuleSpec
+
     from .app import Controller
     from .window import MainWindow
 
@@ -65,8 +71,65 @@ def wait_for_first_paint(window: MainWindow, timeout_ms: int = FIRST_PAINT_TIMEO
 def after_first_paint(controller: Controller) -> None:
     """What start-up defers past the first paint; call with the asyncio loop set (it runs these on its first turn).
 
-    The service's creation imports httpx and starts the keychain probe, the engine (due accounts refresh)
-    and the agent socket; the tray menu gets its one action per account."""
+    The service's creation starts the keychain probe, the engine (due accounts refresh; httpx loads with the
+    first request) and the agent socket; the tray menu gets its one action per account; the network is
+    watched once an account is offline."""
     controller.tray.release_menu()
     controller.load_service_soon()
-    controller.watch_network()
+    controller.watch_network_when_needed()
+
+
+# asyncio's modules that take ssl at their import (CPython 3.11-3.13), and what sslproto derives from it then.
+_ASYNCIO_SSL_USERS = ("asyncio.base_events", "asyncio.selector_events", "asyncio.sslproto")
+
+
+def import_asyncio() -> None:
+    """asyncio without ssl: importing ssl maps and initialises OpenSSL (about 6 MiB of RSS) for asyncio's own TLS
+    transports, which this app never uses on its loop (httpx does TLS through anyio on ssl.MemoryBIO). ssl then
+    loads with the first HTTPS client, and asyncio gets it back at that moment (_GiveAsyncioSsl)."""
+    if "asyncio" in sys.modules or "ssl" in sys.modules:
+        return
+    sys.modules["ssl"] = None  # type: ignore[assignment]  # asyncio's `import ssl` fails: it sets ssl = None
+    try:
+        import asyncio  # noqa: F401
+    finally:
+        del sys.modules["ssl"]
+    sys.meta_path.insert(0, _GiveAsyncioSsl())
+
+
+class _GiveAsyncioSsl(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """The first `import ssl` anywhere: loads the real module, then sets it where asyncio expected it."""
+
+    def __init__(self) -> None:
+        self._loader: importlib.abc.Loader | None = None
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if fullname != "ssl":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None:
+            return spec
+        self._loader, spec.loader = spec.loader, self
+        return spec
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        assert self._loader is not None
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        assert self._loader is not None
+        self._loader.exec_module(module)
+        give_asyncio_ssl(module)
+
+
+def give_asyncio_ssl(ssl: ModuleType) -> None:
+    for name in _ASYNCIO_SSL_USERS:
+        used = sys.modules.get(name)
+        if used is not None and getattr(used, "ssl", ssl) is None:
+            used.ssl = ssl  # type: ignore[attr-defined]
+    sslproto = sys.modules.get("asyncio.sslproto")
+    if sslproto is not None and not hasattr(sslproto, "SSLAgainErrors"):
+        sslproto.SSLAgainErrors = (ssl.SSLWantReadError, ssl.SSLSyscallError)  # type: ignore[attr-defined]
