@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import random
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -162,6 +161,8 @@ class RefreshEngine:
         if entry is None or entry.tokens is None or entry.tokens.issued_at != record.issued_at:
             entry = await self._vault.load(account_id)
         tokens = None if entry is None else entry.tokens
+        import hmac  # here: hmac loads libcrypto (core/digest.py), and this runs only after a secret was read
+
         if tokens is None or not hmac.compare_digest(
             tokens.access_token.reveal().encode(), access_token.reveal().encode()
         ):

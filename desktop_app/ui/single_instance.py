@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import getpass
-import hashlib
 import os
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
+
+from desktop_app.core import digest
 
 from .icons import APP_ID
 
@@ -20,7 +21,7 @@ def instance_name() -> str:
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime and os.path.isdir(runtime):
         return os.path.join(runtime, f"{APP_ID}.instance")
-    user = hashlib.sha256(getpass.getuser().encode()).hexdigest()[:12]
+    user = digest.sha256(getpass.getuser().encode()).hex()[:12]
     return f"{APP_ID}-{user}"
 
 
