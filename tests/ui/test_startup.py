@@ -51,11 +51,13 @@ HEAVY = (
 # Not one of these may be loaded while no account is due and no sign-in runs, even after the service, engine and
 # agent have started: the HTTP client (httpx, and ssl, which asyncio would import), the keychain's encrypted
 # session (secretstorage, cryptography; the start-up probe asks over plain D-Bus), keyring's discovery, OpenSSL's
-# libcrypto (_hashlib: hashlib, hmac, filelock; core/digest.py), and the core modules that send requests. They load
-# with the first request or secret read.
+# libcrypto (_hashlib: hashlib, hmac, filelock; core/digest.py), QtNetwork (the single-instance socket is a plain
+# AF_UNIX one on POSIX; reachability is watched once an account is offline), and the core modules that send
+# requests. They load with the first request or secret read.
 IDLE_ABSENT = (
     "ssl",
     "_hashlib",
+    "PySide6.QtNetwork",
     "httpx",
     "keyring",
     "secretstorage",
