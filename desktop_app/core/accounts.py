@@ -14,13 +14,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from filelock import FileLock, Timeout
-
 from .errors import AccountNotFound, Hint, Input, StoreError, TokendeskError, UsageError
 from .providers import ProviderSpec
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
+
+    from filelock import FileLock
 
     from .tokens import TokenSet  # only the type: importing tokens would pull httpx into the GUI's start-up
 
@@ -279,12 +279,20 @@ def sign_in_message(record: AccountRecord) -> str:
     return " ".join(parts)
 
 
+# Writers replace accounts.json atomically (temp file + rename), so on POSIX a reader sees the old file or the
+# new one whole. Windows cannot replace a file another process has open, so there readers take the file lock.
+_READS_WITHOUT_FILE_LOCK = os.name == "posix"
+
+
 class AccountStore:
     """accounts.json under the config dir: atomic replace, 0600, read-modify-write under a lock.
 
     The lock excludes other threads of this process (a thread lock) as well as other processes (a file lock:
     one `FileLock` object shared by threads is re-entrant across them and excludes nothing). Parsed records are
-    kept in memory and re-read only when the file's signature changes.
+    kept in memory and re-read only when the file's signature changes. On POSIX a reader takes no file lock:
+    writers replace the file atomically, so one open of it is a consistent snapshot (and the GUI's first paint
+    does not wait for importing filelock, about 20 ms); on Windows a file another process holds open cannot be
+    replaced, so readers lock there too.
 
     A record that cannot be parsed, or whose endpoints the current rules refuse, stays in its own record: it is
     shown as a configuration error with the reason, written back byte for byte, and never stops the others."""
@@ -294,7 +302,7 @@ class AccountStore:
         self.lock_timeout_s = lock_timeout_s
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._thread_lock = threading.Lock()
-        self._file_lock = FileLock(str(self.path) + ".lock", thread_local=False)
+        self._file_lock: FileLock | None = None  # made by the first writer (or reader, on Windows)
         self._signature: _Signature | None = None
         self._records: dict[str, AccountRecord] = {}
         # Damaged records as read: (the placeholder shown for it, the raw JSON written back while unchanged).
@@ -321,10 +329,17 @@ class AccountStore:
         return f"AccountStore({str(self.path)!r})"
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self, *, reading: bool = False) -> Iterator[None]:
         if not self._thread_lock.acquire(timeout=self.lock_timeout_s):
             raise StoreError(f"{self.path.name} stayed busy in this process; try again.")
         try:
+            if reading and _READS_WITHOUT_FILE_LOCK:
+                yield
+                return
+            from filelock import FileLock, Timeout
+
+            if self._file_lock is None:
+                self._file_lock = FileLock(str(self.path) + ".lock", thread_local=False)
             try:
                 self._file_lock.acquire(timeout=self.lock_timeout_s)
             except Timeout:
@@ -351,17 +366,20 @@ class AccountStore:
         if signature is None:
             self._signature, self._records, self._damaged = None, {}, {}
         elif signature != self._signature:
-            self._records, self._damaged = self._parse()
-            self._signature = signature
+            # The signature of the file read, not of the path's stat above: a replace in between (by another
+            # process; on POSIX readers lock nothing) must not leave one file's records cached as another's.
+            self._records, self._damaged, self._signature = self._parse()
         return dict(self._records)
 
-    def _parse(self) -> tuple[dict[str, AccountRecord], dict[str, tuple[AccountRecord, dict[str, Any]]]]:
+    def _parse(self) -> tuple[dict[str, AccountRecord], dict[str, tuple[AccountRecord, dict[str, Any]]], _Signature]:
         try:
-            text = self.path.read_text("utf-8")
+            with open(self.path, "rb") as fh:  # one open: what is read and its signature are the same file's
+                st = os.fstat(fh.fileno())
+                raw_text = fh.read()
         except OSError as exc:
             raise StoreError(f"Cannot read {self.path}: {exc.strerror}.") from None
         try:
-            data = json.loads(text)
+            data = json.loads(raw_text.decode("utf-8"))
             version = data.get("schema_version")
             raw_records = data.get("accounts", [])
             if not isinstance(raw_records, list):
@@ -382,7 +400,7 @@ class AccountStore:
                 record = _damaged_record(raw, index, exc)
                 damaged[record.id] = (record, raw)
             records[record.id] = record
-        return records, damaged
+        return records, damaged, (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
     def _write(self, records: dict[str, AccountRecord]) -> None:
         texts: dict[str, tuple[AccountRecord, str]] = {}
@@ -422,7 +440,7 @@ class AccountStore:
     # --- public API -------------------------------------------------------------------------------
 
     def all(self) -> list[AccountRecord]:
-        with self._locked():
+        with self._locked(reading=True):
             return sorted(self._read().values(), key=lambda r: r.created_at)
 
     def find(self, name_or_id: str) -> AccountRecord:
@@ -437,7 +455,7 @@ class AccountStore:
         return matches[0]
 
     def get(self, account_id: str) -> AccountRecord:
-        with self._locked():
+        with self._locked(reading=True):
             try:
                 return self._read()[account_id]
             except KeyError:

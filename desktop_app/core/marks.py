@@ -14,8 +14,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from filelock import FileLock, Timeout
-
 from .accounts import AccountRecord
 from .errors import Hint, LockBusy, ShuttingDown
 
@@ -66,6 +64,11 @@ def cleared(record: AccountRecord, owner: str, saved: TokenSet | None) -> Accoun
 async def account_lock(path: Path, *, timeout_s: float, stopping: Callable[[], bool]) -> AsyncIterator[None]:
     """The account's lock across processes. Polled instead of blocking a thread: a cancelled waiter must never
     acquire the lock later and keep it. `stopping()` true (shutting down): give up before anything is sent."""
+    from filelock import (  # here: filelock imports secrets and hmac, which load libcrypto (core/digest.py)
+        FileLock,
+        Timeout,
+    )
+
     lock = FileLock(str(path), thread_local=False)
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import random
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from .accounts import AccountRecord, AccountState, AccountStore, Attempt, Event, sign_in_message
 from .clock import Clock
@@ -38,13 +36,16 @@ from .errors import (
     VaultError,
 )
 from .events import AccountChanged, EventBus, NeedsSignInRaised
+from .httpclient import LazyHttp
 from .marks import LOST_ROTATION, account_lock, cleared, holding, synced, waiting_elsewhere
-from .oauth import Client, refresh_grant
 from .owner import owner_is_alive, process_owner
 from .schedule import RefreshPolicy, Schedule, honour_retry_at
 from .secrets import Secret
 from .tokens import TokenSet, attainable_s
 from .vault import Vault, VaultEntry
+
+if TYPE_CHECKING:
+    import httpx  # annotations only: the engine must not load httpx before it sends
 
 __all__ = ["DEFAULT_MIN_VALID_S", "RefreshEngine", "RefreshPolicy", "owner_is_alive", "process_owner"]
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ class RefreshEngine:
         *,
         store: AccountStore,
         vault: Vault,
-        http: httpx.AsyncClient,
+        http: httpx.AsyncClient | LazyHttp,
         clock: Clock,
         bus: EventBus,
         lock_dir: Path,
@@ -86,7 +87,7 @@ class RefreshEngine:
     ) -> None:
         self._store = store
         self._vault = vault
-        self._http = http
+        self._lazy_http = LazyHttp.of(http)  # httpx loads with the first refresh, not with the engine
         self._clock = clock
         self._bus = bus
         self._lock_dir = lock_dir
@@ -160,6 +161,8 @@ class RefreshEngine:
         if entry is None or entry.tokens is None or entry.tokens.issued_at != record.issued_at:
             entry = await self._vault.load(account_id)
         tokens = None if entry is None else entry.tokens
+        import hmac  # here: hmac loads libcrypto (core/digest.py), and this runs only after a secret was read
+
         if tokens is None or not hmac.compare_digest(
             tokens.access_token.reveal().encode(), access_token.reveal().encode()
         ):
@@ -466,7 +469,17 @@ class RefreshEngine:
         else:
             await self._retry_later(account_id, exc, Event.FAILED, "error")
 
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        return self._lazy_http.get()
+
+    @_http.setter
+    def _http(self, client: httpx.AsyncClient) -> None:  # tests swap the transport
+        self._lazy_http = LazyHttp(client)
+
     async def _call(self, record: AccountRecord, entry: VaultEntry, tokens: TokenSet) -> TokenSet:
+        from .oauth import Client, refresh_grant  # httpx: only when a refresh is sent
+
         client = Client(record.client_id, entry.client_secret)
         try:
             try:

@@ -7,10 +7,10 @@ accounts costs microseconds and tests check it without a keychain or a network.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import random
 from dataclasses import dataclass
 
+from . import digest
 from .accounts import AccountRecord, AccountState
 from .clock import Clock
 from .errors import Hint, TransientError
@@ -88,8 +88,8 @@ class Schedule:
 
     def jitter_share(self, account_id: str, issued_at: float) -> float:
         """A share in [0, 1) fixed for one account's token set, derived rather than remembered."""
-        digest = hashlib.blake2b(f"{account_id}:{issued_at!r}".encode(), key=self._salt, digest_size=8).digest()
-        return int.from_bytes(digest, "big") / 2**64
+        share = digest.blake2b(f"{account_id}:{issued_at!r}".encode(), key=self._salt, digest_size=8)
+        return int.from_bytes(share, "big") / 2**64
 
     def backoff_s(self, failures: int, *, retry_after: float | None = None, offline: bool = False) -> float:
         """Exponential backoff with (floored) full jitter, capped; never sooner than the server's Retry-After."""

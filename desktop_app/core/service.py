@@ -9,19 +9,15 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from .accounts import AccountRecord, AccountStore, Attempt, Event, Identity
 from .agent import AgentServer, AgentToken
 from .clock import Clock, SystemClock
 from .defaults import DEVICE_WAIT_MAX_S, MIN_VALID_S, SIGN_IN_TIMEOUT_S
-from .device import CodeCallback, device_sign_in
-from .discovery import discover
 from .errors import Hint, Input, TokendeskError, TransientError, UsageError
 from .events import AccountChanged, AccountRemoved, EventBus, Listener
-from .flow import BrowserOpener, SignIn, request_scopes, sign_in, system_browser
-from .oauth import Client, new_http_client, refresh_grant
+from .httpclient import LazyHttp
 from .paths import AppPaths
 from .providers import (
     ClientAuth,
@@ -32,11 +28,19 @@ from .providers import (
     preset,
 )
 from .refresh import RefreshEngine, RefreshPolicy
-from .revocation import BEARER_KINDS, manual_step, revoke_grant
 from .secrets import Secret
 from .tokens import TokenSet
 from .urls import check_endpoint
 from .vault import Vault, VaultEntry
+
+if TYPE_CHECKING:
+    # Annotations only. Sign-in, discovery and revocation modules import httpx: they load when first used, so an
+    # app whose accounts are all fresh never loads httpx (tests/ui/test_startup.py).
+    import httpx
+
+    from .device import CodeCallback
+    from .flow import BrowserOpener, SignIn
+    from .oauth import Client
 
 log = logging.getLogger(__name__)
 
@@ -102,10 +106,10 @@ class Service:
         *,
         paths: AppPaths,
         vault: Vault,
-        http: httpx.AsyncClient,
+        http: httpx.AsyncClient | LazyHttp,
         store: AccountStore | None = None,
         clock: Clock | None = None,
-        opener: BrowserOpener = system_browser,
+        opener: BrowserOpener | None = None,
         bus: EventBus | None = None,
         policy: RefreshPolicy | None = None,
         flow_timeout_s: float | None = None,
@@ -119,15 +123,15 @@ class Service:
         self._shown: list[AccountRecord] | None = None  # what reload_if_changed() returned last
         self._seen: tuple[int, int, int, int] | None = None  # accounts.json's signature at that call
         self._vault = vault
-        self._http = http
-        self._opener = opener
+        self._lazy_http = LazyHttp.of(http)
+        self._opener = opener or _system_browser
         self._flow_timeout_s = flow_timeout_s
         # Whether a browser can open at all (the CLI passes device.browser_available); None: assume it can.
         self._browser_check = browser_check
         self._engine = RefreshEngine(
             store=self._store,
             vault=vault,
-            http=http,
+            http=self._lazy_http,
             clock=self.clock,
             bus=self._bus,
             lock_dir=paths.lock_dir,
@@ -136,7 +140,11 @@ class Service:
 
     @classmethod
     def create(cls, paths: AppPaths | None = None, **kwargs: object) -> Service:
-        return cls(paths=paths or AppPaths.default(), vault=Vault(), http=new_http_client(), **kwargs)  # type: ignore[arg-type]
+        return cls(paths=paths or AppPaths.default(), vault=Vault(), http=LazyHttp(), **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        return self._lazy_http.get()  # made (httpx imported) with the first request: discovery, sign-in, revocation
 
     def stop_sending(self) -> None:
         """Shutting down (a signal): start no new refresh; those already sent still finish in aclose()."""
@@ -144,7 +152,7 @@ class Service:
 
     async def aclose(self) -> None:
         await self._engine.drain()
-        await self._http.aclose()
+        await self._lazy_http.aclose()
         self._vault.close()
 
     async def probe_keychain(self) -> None:
@@ -240,6 +248,8 @@ class Service:
                 spec = replace(spec, client_auth=ClientAuth.POST)
             return spec
         if request.issuer:
+            from .discovery import discover
+
             return await discover(request.issuer, self._http, has_secret=has_secret)
         if not request.token_endpoint:
             raise UsageError(
@@ -252,6 +262,8 @@ class Service:
         revocation = request.revocation_endpoint and check_endpoint(
             request.revocation_endpoint, what="revocation endpoint"
         )
+        import httpx  # sign-in is about to send requests anyway
+
         host = httpx.URL(auth).host
         return ProviderSpec(
             key="custom",
@@ -288,6 +300,9 @@ class Service:
                 account=request.name,
                 hint=Hint.PICK_ANOTHER_NAME,
             )
+        from .flow import request_scopes
+        from .oauth import Client
+
         client = Client(request.client_id.strip(), request.client_secret)
         scopes = request_scopes(spec, request.scopes or None)
         result = await self._sign_in(spec, client, scopes, SignInChoice(on_url, device, on_code, on_notice))
@@ -329,6 +344,9 @@ class Service:
         spec = record.provider.validated()  # a record stored under older rules may name a refused endpoint
         entry = await self._vault.load(record.id)
         secret = entry.client_secret if entry else None
+        from .flow import request_scopes
+        from .oauth import Client
+
         client = Client(record.client_id, secret)
         scopes = request_scopes(spec, record.requested_scopes or record.scopes)
         result = await self._sign_in(spec, client, scopes, SignInChoice(on_url, device, on_code, on_notice))
@@ -429,6 +447,8 @@ class Service:
         on_url: Callable[[str], None] | None,
         opener: BrowserOpener,
     ) -> SignIn:
+        from .flow import sign_in
+
         return await sign_in(
             spec,
             client,
@@ -443,6 +463,8 @@ class Service:
     async def _device_sign_in(
         self, spec: ProviderSpec, client: Client, scopes: tuple[str, ...], on_code: CodeCallback | None
     ) -> SignIn:
+        from .device import device_sign_in
+
         return await device_sign_in(
             spec,
             client,
@@ -494,6 +516,8 @@ class Service:
             result = DisconnectResult(revoked=False)
             if entry is not None and entry.tokens is not None:
                 if keep_grant:  # the user chose to; say where the grant can still be ended
+                    from .revocation import manual_step
+
                     note = f"The access stays granted at {record.provider.display_name}. " + manual_step(
                         record.provider
                     )
@@ -510,6 +534,9 @@ class Service:
     async def _revoke(self, record: AccountRecord, entry: VaultEntry) -> DisconnectResult:
         """Revoke at the provider if it lets us. A refusal still lets the caller forget the account, with a note
         on what the user must do at the provider; a provider out of reach keeps everything (TransientError)."""
+        from .oauth import Client
+        from .revocation import BEARER_KINDS, manual_step, revoke_grant
+
         assert entry.tokens is not None
         try:
             spec = record.provider.validated()  # never send a token to an endpoint today's rules refuse
@@ -545,11 +572,19 @@ class Service:
         expires = tokens.expires_at
         if tokens.refresh_token is None or expires is None or expires > self.clock.now() + 30:
             return tokens
+        from .oauth import refresh_grant
+
         try:
             return await refresh_grant(self._http, spec, client, tokens, now=self.clock.now())
         except TokendeskError as exc:
             log.info("could not refresh before revoking (%s); trying the old access token", type(exc).__name__)
             return tokens
+
+
+async def _system_browser(url: str) -> bool:
+    from .flow import system_browser
+
+    return await system_browser(url)
 
 
 def _signature(path: Path) -> tuple[int, int, int, int] | None:

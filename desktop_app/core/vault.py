@@ -252,13 +252,18 @@ def default_backend() -> Any:
     """The keychain to use: what the user configured for keyring (PYTHON_KEYRING_BACKEND, keyringrc.cfg); else
     on Linux the Secret Service over a kept connection when one answers; else keyring's discovery. Skipping
     discovery saves about 100 ms per process (half of it probing for the macOS backend with subprocesses)."""
-    if sys.platform.startswith("linux") and "PYTHON_KEYRING_BACKEND" not in os.environ and not _keyring_configured():
+    if _default_path():
         backend = SecretServiceBackend.open()
         if backend is not None:
             return backend
     import keyring
 
     return keyring.get_keyring()
+
+
+def _default_path() -> bool:
+    """Linux with no keyring backend chosen by the user: the Secret Service first, keyring's discovery after."""
+    return sys.platform.startswith("linux") and "PYTHON_KEYRING_BACKEND" not in os.environ and not _keyring_configured()
 
 
 def _keyring_configured() -> bool:
@@ -413,7 +418,24 @@ class Vault:
     async def probe(self) -> None:
         """Fail now with a clear VaultError if the keychain cannot be used or stays locked.
 
-        Reads an item that does not exist: that makes the keychain unlock (and prompt the user) up front."""
+        Reads an item that does not exist: that makes the keychain unlock (and prompt the user) up front.
+        Before the backend is chosen, on Linux's default path, a look over plain D-Bus comes first: a Secret
+        Service with its default collection unlocked needs no read (nor secretstorage and cryptography, which
+        load with the first secret read instead), and no session bus at all means no keychain (nor keyring)."""
+        if self._backend is None and _default_path():
+            from . import keychainprobe
+
+            seen = keychainprobe.Look.UNSURE
+            with contextlib.suppress(TimeoutError):  # the full probe below then reports the time-out
+                async with asyncio.timeout(self._timeout_s):
+                    seen = await asyncio.wrap_future(self._submit(lambda: keychainprobe.look(self._timeout_s)))
+            if seen is keychainprobe.Look.READY:
+                return
+            if seen is keychainprobe.Look.NO_BUS:
+                raise VaultUnavailable(
+                    "No secure keychain is available: there is no D-Bus session bus, which the Secret Service and "
+                    "KWallet need. Log in to a desktop session; Tokendesk never stores secrets in files."
+                )
         await self._run(lambda kr: kr.get_password(self._service, "probe"))
 
     def close(self) -> None:

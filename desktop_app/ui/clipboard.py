@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from PySide6.QtCore import QByteArray, QMimeData, QObject, QTimer, Signal
 from PySide6.QtGui import QClipboard, QGuiApplication
+
+from desktop_app.core import digest
 
 # Clipboard-manager hints: KDE Klipper (and others on Linux), Windows clipboard history and cloud clipboard,
 # and the macOS pasteboard convention (nspasteboard.org).
@@ -30,7 +30,7 @@ def secret_mime_data(text: str) -> QMimeData:
 
 
 def _digest(text: str) -> bytes:
-    return hashlib.sha256(text.encode()).digest()
+    return digest.sha256(text.encode())
 
 
 class SecretClipboard(QObject):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
 from importlib import resources
@@ -10,6 +9,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPainterPath, QPen, QPixmap
+
+from desktop_app.core import digest
 
 from .badges import GLYPHS, Glyph
 
@@ -210,9 +211,9 @@ def provider_icon(key: str, display_name: str) -> QIcon:
 
 
 def _draw_avatar(p: QPainter, s: float, label: str) -> None:
-    digest = hashlib.sha256(label.encode()).digest()
+    first = digest.sha256(label.encode())[0]
     p.setPen(Qt.PenStyle.NoPen)
-    p.setBrush(QColor(_AVATAR_COLOURS[digest[0] % len(_AVATAR_COLOURS)]))
+    p.setBrush(QColor(_AVATAR_COLOURS[first % len(_AVATAR_COLOURS)]))
     p.drawRoundedRect(QRectF(0, 0, s, s), 0.22 * s, 0.22 * s)
     font = QFont()
     font.setPixelSize(max(6, int(s * 0.5)))

@@ -1,18 +1,30 @@
-"""One app per user: a second start asks the running one (over a per-user local socket) to show its window."""
+"""One app per user: a second start asks the running one (over a per-user local socket) to show its window.
+
+On POSIX this is Python's own AF_UNIX socket watched by a QSocketNotifier: QtNetwork's QLocalServer cost about
+3 MiB of RSS and 5 ms before the first paint for this one socket. The socket is where QLocalServer put it (the
+name itself when absolute, else in QDir.tempPath()) and speaks the same bytes, so versions using either find
+each other. Windows (named pipes) keeps QLocalServer."""
 
 from __future__ import annotations
 
+import contextlib
 import getpass
-import hashlib
 import os
+import socket
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtCore import QDir, QObject, QSocketNotifier, Signal
+
+from desktop_app.core import digest
 
 from .icons import APP_ID
 
+if TYPE_CHECKING:
+    from PySide6.QtNetwork import QLocalServer, QLocalSocket
+
 CONNECT_TIMEOUT_MS = 500
 ACTIVATE = b"activate\n"
+_POSIX = os.name == "posix"
 
 
 def instance_name() -> str:
@@ -20,7 +32,7 @@ def instance_name() -> str:
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime and os.path.isdir(runtime):
         return os.path.join(runtime, f"{APP_ID}.instance")
-    user = hashlib.sha256(getpass.getuser().encode()).hexdigest()[:12]
+    user = digest.sha256(getpass.getuser().encode()).hex()[:12]
     return f"{APP_ID}-{user}"
 
 
@@ -30,50 +42,130 @@ class SingleInstance(QObject):
     def __init__(self, name: str, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.name = name
+        self._path = name if os.path.isabs(name) else os.path.join(QDir.tempPath(), name)
         self._server: QLocalServer | None = None
         self._sockets: list[QLocalSocket] = []  # owned by the server; kept until read
+        self._listening: socket.socket | None = None
+        self._notifier: QSocketNotifier | None = None
 
     def notify_running(self) -> bool:
         """True if another instance answered (and was asked to come to the front)."""
-        socket = QLocalSocket()
-        socket.connectToServer(self.name)
-        if not socket.waitForConnected(CONNECT_TIMEOUT_MS):
-            return False
-        socket.write(ACTIVATE)
-        socket.waitForBytesWritten(CONNECT_TIMEOUT_MS)
-        socket.disconnectFromServer()
-        if socket.state() != QLocalSocket.LocalSocketState.UnconnectedState:
-            socket.waitForDisconnected(CONNECT_TIMEOUT_MS)
-        return True
+        if not _POSIX:
+            return self._qt_notify_running()
+        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        client.settimeout(CONNECT_TIMEOUT_MS / 1000)
+        try:
+            try:
+                client.connect(self._path)
+            except OSError:  # nobody listens (or a stale socket file): this is the first instance
+                return False
+            with contextlib.suppress(OSError):  # it answered: it runs, even if it went away meanwhile
+                client.sendall(ACTIVATE)
+            return True
+        finally:
+            client.close()
 
     def listen(self) -> bool:
-        server = QLocalServer(self)
-        server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
-        if not server.listen(self.name):
-            # A stale socket from a crashed instance (nobody answered notify_running): take it over.
-            QLocalServer.removeServer(self.name)
-            if not server.listen(self.name):
-                return False
-        server.newConnection.connect(self._accept)
-        self._server = server
+        if not _POSIX:
+            return self._qt_listen()
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            try:
+                server.bind(self._path)
+            except OSError:
+                # A stale socket from a crashed instance (nobody answered notify_running): take it over.
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self._path)
+                server.bind(self._path)
+            os.chmod(self._path, 0o600)  # the user's only, as QLocalServer's UserAccessOption
+            server.listen(8)
+            server.setblocking(False)
+        except OSError:
+            server.close()
+            return False
+        self._listening = server
+        self._notifier = QSocketNotifier(server.fileno(), QSocketNotifier.Type.Read, self)
+        self._notifier.activated.connect(self._accept)
         return True
 
     def _accept(self) -> None:
-        assert self._server is not None
-        while self._server.hasPendingConnections():
-            socket = self._server.nextPendingConnection()
-            self._sockets.append(socket)
-            socket.readyRead.connect(self._read)
-            self._read()  # the client may have written (and left) before we accepted
-
-    def _read(self) -> None:
-        for socket in list(self._sockets):
-            if socket.bytesAvailable() and bytes(socket.readAll().data()).startswith(ACTIVATE.strip()):
+        while self._listening is not None:
+            try:
+                client, _ = self._listening.accept()
+            except OSError:  # BlockingIOError: none left
+                return
+            # A second start writes at once after connecting, then leaves: a short blocking read, not a
+            # notifier per client.
+            client.settimeout(CONNECT_TIMEOUT_MS / 1000)
+            try:
+                data = client.recv(64)
+            except OSError:
+                data = b""
+            finally:
+                client.close()
+            if data.startswith(ACTIVATE.strip()):
                 self.activated.emit()
-            if socket.state() == QLocalSocket.LocalSocketState.UnconnectedState:
-                self._sockets.remove(socket)
 
     def close(self) -> None:
+        if self._notifier is not None:
+            self._notifier.setEnabled(False)
+            self._notifier.deleteLater()
+            self._notifier = None
+        if self._listening is not None:
+            self._listening.close()
+            self._listening = None
+            with contextlib.suppress(OSError):
+                os.unlink(self._path)
+        self._qt_close()
+
+    # --- Windows: QtNetwork's named pipes --------------------------------------------------------------------
+
+    def _qt_notify_running(self) -> bool:
+        from PySide6.QtNetwork import QLocalSocket
+
+        peer = QLocalSocket()
+        peer.connectToServer(self.name)
+        if not peer.waitForConnected(CONNECT_TIMEOUT_MS):
+            return False
+        peer.write(ACTIVATE)
+        peer.waitForBytesWritten(CONNECT_TIMEOUT_MS)
+        peer.disconnectFromServer()
+        if peer.state() != QLocalSocket.LocalSocketState.UnconnectedState:
+            peer.waitForDisconnected(CONNECT_TIMEOUT_MS)
+        return True
+
+    def _qt_listen(self) -> bool:
+        from PySide6.QtNetwork import QLocalServer
+
+        server = QLocalServer(self)
+        server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+        if not server.listen(self.name):
+            # A stale server from a crashed instance (nobody answered notify_running): take it over.
+            QLocalServer.removeServer(self.name)
+            if not server.listen(self.name):
+                return False
+        server.newConnection.connect(self._qt_accept)
+        self._server = server
+        return True
+
+    def _qt_accept(self) -> None:
+        assert self._server is not None
+        while self._server.hasPendingConnections():
+            peer = self._server.nextPendingConnection()
+            self._sockets.append(peer)
+            peer.readyRead.connect(self._qt_read)
+            self._qt_read()  # the client may have written (and left) before we accepted
+
+    def _qt_read(self) -> None:
+        from PySide6.QtNetwork import QLocalSocket
+
+        for peer in list(self._sockets):
+            if peer.bytesAvailable() and bytes(peer.readAll().data()).startswith(ACTIVATE.strip()):
+                self.activated.emit()
+            if peer.state() == QLocalSocket.LocalSocketState.UnconnectedState:
+                self._sockets.remove(peer)
+
+    def _qt_close(self) -> None:
         self._sockets.clear()
         if self._server is not None:
             self._server.close()

@@ -65,9 +65,10 @@ def wait_for_first_paint(window: MainWindow, timeout_ms: int = FIRST_PAINT_TIMEO
 def after_first_paint(controller: Controller) -> None:
     """What start-up defers past the first paint; call with the asyncio loop set (it runs these on its first turn).
 
-    The service's creation imports httpx and starts the keychain probe, the engine (due accounts refresh)
-    and the agent socket; the tray menu gets its one action per account."""
+    The service's creation starts the keychain probe, the engine (due accounts refresh; httpx loads with the
+    first request) and the agent socket; the tray menu gets its one action per account; the network is
+    watched once an account is offline."""
     controller.tray.release_menu()
     controller.tray.start_sending()
     controller.load_service_soon()
-    controller.watch_network()
+    controller.watch_network_when_needed()

@@ -159,7 +159,7 @@ def test_a_provider_out_of_reach_offers_to_forget_on_this_computer_only(
     qloop.run_until_complete(go())
     assert calls == [False] and len(questions) == 2
     title, text, yes = questions[1]
-    assert yes == "Forget on this computer" and "nothing was deleted" in text
+    assert title == "Provider out of reach" and yes == "Forget on this computer" and "nothing was deleted" in text
     assert "the access stays granted at" in text
     assert controller.model.rowCount() == 1  # kept: the user said no
 

@@ -58,3 +58,29 @@ def test_second_process_exits_and_raises_the_first(qtbot: Any, tmp_path: Path) -
     _, err = proc.communicate(timeout=15)
     assert proc.returncode == 0 and "already running" in err
     first.close()
+
+
+def test_an_instance_using_qlocalserver_and_this_one_find_each_other(qtbot: Any, tmp_path: Path) -> None:
+    """Earlier versions listened and knocked through QtNetwork: a mixed pair still hands over either way."""
+    from PySide6.QtNetwork import QLocalServer, QLocalSocket
+
+    name = str(tmp_path / "mixed.sock")
+    old = QLocalServer()
+    assert old.listen(name)
+    try:
+        with qtbot.waitSignal(old.newConnection, timeout=3000):
+            assert SingleInstance(name).notify_running()
+    finally:
+        old.close()
+
+    new = SingleInstance(name)
+    assert new.listen()
+    knock = QLocalSocket()
+    with qtbot.waitSignal(new.activated, timeout=3000):
+        knock.connectToServer(name)
+        assert knock.waitForConnected(1000)
+        knock.write(b"activate\n")
+        knock.waitForBytesWritten(1000)
+    knock.disconnectFromServer()
+    new.close()
+    assert not Path(name).exists(), "the socket file goes with the instance"

@@ -11,6 +11,7 @@ import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,14 +46,39 @@ HEAVY = (
     "desktop_app.ui.bridge",
 )
 
+# Not one of these may be loaded while no account is due and no sign-in runs, even after the service, engine and
+# agent have started: the HTTP client (httpx, and ssl, which asyncio would import), the keychain's encrypted
+# session (secretstorage, cryptography; the start-up probe asks over plain D-Bus), keyring's discovery, OpenSSL's
+# libcrypto (_hashlib: hashlib, hmac, filelock; core/digest.py), QtNetwork (the single-instance socket is a plain
+# AF_UNIX one on POSIX; reachability is watched once an account is offline), and the core modules that send
+# requests. They load with the first request or secret read.
+IDLE_ABSENT = (
+    "_hashlib",
+    "PySide6.QtNetwork",
+    "httpx",
+    "keyring",
+    "secretstorage",
+    "cryptography",
+    "joserfc",
+    "desktop_app.cli",
+    "desktop_app.core.oauth",
+    "desktop_app.core.flow",
+    "desktop_app.core.device",
+    "desktop_app.core.discovery",
+    "desktop_app.core.revocation",
+)
+WATCHED = tuple(dict.fromkeys(HEAVY + IDLE_ABSENT))
+IDLE_AFTER_ENGINE_MS = 1500  # the engine's first plan reads the store on its thread: long done by then
+
 # The unmodified app entry (single-instance check, logging, service wired after first paint, keychain probe,
 # engine, agent), with hooks that only observe: each milestone prints which heavy modules are loaded.
 TRACED_MAIN = f"""
 import json, sys
+from PySide6.QtCore import QTimer
 from desktop_app.ui import app
 
 def record(event):
-    loaded = {{name: name in sys.modules for name in {HEAVY!r}}}
+    loaded = {{name: name in sys.modules for name in {WATCHED!r}}}
     print(json.dumps({{"event": event, "loaded": loaded}}), flush=True)
 
 init = app.Controller.__init__
@@ -67,6 +93,7 @@ def traced_init(self, *args, **kwargs):
         record("service")
         bridge = attach(service)
         bridge.engineStarted.connect(lambda: record("engine"))
+        bridge.engineStarted.connect(lambda: QTimer.singleShot({IDLE_AFTER_ENGINE_MS}, lambda: record("idle")))
         banner = self.window.banner.label
         bridge.keychainWaiting.connect(lambda waiting: waiting and record("keychain: " + banner.text()))
         bridge.accountChanged.connect(lambda account: record("changed: " + account.id))
@@ -88,7 +115,7 @@ def _start(env: dict[str, str]) -> subprocess.Popen[str]:
     return start_app(env, TRACED_MAIN)
 
 
-NOTHING = dict.fromkeys(HEAVY, False)
+NOTHING = dict.fromkeys(WATCHED, False)
 __all__ = ["rig"]  # tests/e2e's fixture (a Service on the real provider, keychain and Chromium), to seed a grant
 
 
@@ -99,16 +126,20 @@ def test_first_paint_comes_before_the_heavy_modules_in_the_real_start_up(tmp_pat
     app = _start(env)
     try:
         lines = Lines(app)
-        events = [lines.next_event() for _ in range(4)]
-        assert [e["event"] for e in events] == ["controller", "painted", "service", "engine"]
+        events = [lines.next_event() for _ in range(5)]
+        assert [e["event"] for e in events] == ["controller", "painted", "service", "engine", "idle"]
         assert events[0]["loaded"] == NOTHING
         assert events[1]["loaded"] == NOTHING, "the first paint waited for a heavy import"
-        assert events[2]["loaded"]["desktop_app.core.service"] and events[2]["loaded"]["httpx"]
+        assert events[2]["loaded"]["desktop_app.core.service"]
         assert events[2]["loaded"]["asyncio"] and events[2]["loaded"]["qasync"]
-        # The keychain answered, the engine runs (on Linux the vault speaks Secret Service without keyring).
-        assert events[3]["loaded"]["secretstorage"] and events[3]["loaded"]["desktop_app.core.vault"]
+        # The keychain answered (the banner stayed hidden), the engine runs and the agent listens; no account is
+        # due, so nothing has sent a request or read a secret.
+        assert events[3]["loaded"]["desktop_app.core.vault"]
+        idle = {name: events[4]["loaded"][name] for name in IDLE_ABSENT}
+        assert idle == dict.fromkeys(IDLE_ABSENT, False), "loaded with no account due"
 
-        # The agent came up after the first paint and answers `tokendesk token` (this account has no tokens).
+        # The agent came up after the first paint and answers `tokendesk token` (this account has no tokens):
+        # the token request reads the keychain, which loads its modules now.
         socket_path = str(Path(env["XDG_RUNTIME_DIR"]) / "tokendesk" / "agent.sock")
         answer = agentwire.ask(socket_path, make_record(1).name, 60)
         assert answer is not None and answer["ok"] is False, answer
@@ -119,7 +150,10 @@ def test_first_paint_comes_before_the_heavy_modules_in_the_real_start_up(tmp_pat
         )
         assert second.returncode == 0, second.stderr
         assert "already running" in second.stderr
-        assert lines.next_event()["event"] == "activated"
+        activated = lines.next_event()
+        assert activated["event"] == "activated"
+        assert activated["loaded"]["secretstorage"], "the token request read the keychain"
+        assert not activated["loaded"]["httpx"], "nothing was due: no request"
         assert app.wait(timeout=60) == 0
     finally:
         stderr = stop_app(app)
@@ -174,10 +208,13 @@ async def test_a_due_account_refreshes_after_the_first_paint(rig: Rig) -> None:
         events = [await asyncio.to_thread(lines.next_event) for _ in range(3)]
         assert [e["event"] for e in events] == ["controller", "painted", "service"]
         assert events[1]["loaded"] == NOTHING
+        assert not events[2]["loaded"]["httpx"], "the HTTP client waits for the first request"
         store = AccountStore(rig.paths.accounts_file)
+        changed: dict[str, Any] = {}
         while (store.get(record.id).expires_at or 0) < time.time() + 60:  # refreshing first, then refreshed
-            await asyncio.to_thread(lines.until_event, f"changed: {record.id}")
-            # The rig counts a request when its response has gone out: it may count a moment after we see the result.
+            changed = await asyncio.to_thread(lines.until_event, f"changed: {record.id}")
+        assert changed["loaded"]["httpx"], "the refresh loaded the HTTP client"
+        # The rig counts a request when its response has gone out: it may count a moment after we see the result.
         await until(lambda: rig.provider.stats()["token"]["refresh_token"] > 0, 10, "the rig to count the refresh")
         assert rig.provider.stats()["token"]["refresh_token"] == 1
         answer = await asyncio.to_thread(agentwire.ask, str(rig.paths.agent_socket), "Due", 60)
