@@ -41,10 +41,12 @@ from .events import AccountChanged, EventBus, NeedsSignInRaised
 from .marks import LOST_ROTATION, account_lock, cleared, holding, synced, waiting_elsewhere
 from .oauth import Client, refresh_grant
 from .owner import owner_is_alive, process_owner
+from .plan import Plan
 from .schedule import RefreshPolicy, Schedule, honour_retry_at
 from .secrets import Secret
 from .tokens import TokenSet, attainable_s
 from .vault import Vault, VaultEntry
+from .writes import WriteQueue
 
 __all__ = ["DEFAULT_MIN_VALID_S", "RefreshEngine", "RefreshPolicy", "owner_is_alive", "process_owner"]
 log = logging.getLogger(__name__)
@@ -105,6 +107,8 @@ class RefreshEngine:
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(self._policy.concurrency)
         self._background: set[asyncio.Task[None]] = set()
+        self._writes = WriteQueue(store)
+        self._plan = Plan(self._next_attempt, self._policy.wake_interval_s)
 
     # --- public API -------------------------------------------------------------------------------
 
@@ -224,6 +228,7 @@ class RefreshEngine:
         self._cache.pop(account_id, None)
         self._unsaved.pop(account_id, None)
         self._held.pop(account_id, None)
+        self._plan.invalidate()
 
     def remember(self, account_id: str, entry: VaultEntry) -> None:
         self.forget(account_id)
@@ -231,7 +236,8 @@ class RefreshEngine:
         self.wake()
 
     def wake(self) -> None:
-        """Re-plan now (account added, network back, system resumed)."""
+        """Re-plan every account now (account added, network back, system resumed)."""
+        self._plan.invalidate()
         self._wake.set()
 
     def due_at(self, record: AccountRecord) -> float | None:
@@ -254,17 +260,14 @@ class RefreshEngine:
                     records = await self._store.call(self._store.all)
                 except StoreError as exc:
                     log.error("cannot read accounts: %s", exc)
-                    records = []
-                for record in records:
-                    if record.id in self._queued:
-                        continue
-                    at = self._next_attempt(record)
-                    if at is None:
-                        continue
-                    if at <= now:
-                        self._queued.add(record.id)  # before it waits for a slot: one task per account
-                        self._spawn(self._background_refresh(record.id))
-                    else:
+                    records = None
+                if records is not None:
+                    self._plan.sync(records, now, self._queued)
+                    for account_id in self._plan.take_due(now):
+                        self._queued.add(account_id)  # before it waits for a slot: one task per account
+                        self._spawn(self._background_refresh(account_id))
+                    at = self._plan.next_at()
+                    if at is not None:
                         next_at = min(next_at, at)
                 sleeper = asyncio.ensure_future(self._clock.sleep(max(0.0, next_at - now)))
                 waker = asyncio.ensure_future(self._wake.wait())
@@ -302,7 +305,7 @@ class RefreshEngine:
                 await self._check_progress(account_id)
         finally:
             self._queued.discard(account_id)
-            self.wake()
+            self._wake.set()  # the loop plans this account again (and only what else changed)
 
     async def _check_progress(self, account_id: str) -> None:
         """Hold back an account whose attempt left it due now (nothing was recorded, or nothing could be):
@@ -352,7 +355,7 @@ class RefreshEngine:
         return entry
 
     async def _update(self, account_id: str, change: Callable[[AccountRecord], AccountRecord]) -> AccountRecord:
-        record = await self._store.call(self._store.update, account_id, change)
+        record = await self._writes.update(account_id, change)  # coalesced with other accounts' writes
         self._bus.emit(AccountChanged(record))
         return record
 
