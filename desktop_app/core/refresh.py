@@ -44,9 +44,10 @@ from .owner import owner_is_alive, process_owner
 from .plan import Plan
 from .schedule import RefreshPolicy, Schedule, honour_retry_at
 from .secrets import Secret
+from .slots import Slots, release_slot
 from .tokens import TokenSet, attainable_s
 from .vault import Vault, VaultEntry
-from .writes import WriteQueue
+from .writes import Change, WriteQueue
 
 __all__ = ["DEFAULT_MIN_VALID_S", "RefreshEngine", "RefreshPolicy", "owner_is_alive", "process_owner"]
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ class RefreshEngine:
         self._held: dict[str, tuple[float, int]] = {}  # stalled accounts: (not before, stalls in a row)
         self._stopping = False
         self._wake = asyncio.Event()
-        self._slots = asyncio.Semaphore(self._policy.concurrency)
+        self._slots = Slots(self._policy.concurrency)
         self._background: set[asyncio.Task[None]] = set()
         self._writes = WriteQueue(store)
         self._plan = Plan(self._next_attempt, self._policy.wake_interval_s)
@@ -295,7 +296,7 @@ class RefreshEngine:
 
     async def _background_refresh(self, account_id: str) -> None:
         try:
-            async with self._slots:
+            async with self._slots.hold():
                 try:
                     await self._single_flight(account_id, lambda t, now: self._schedule.tokens_due(account_id, t, now))
                 except TokendeskError as exc:
@@ -354,8 +355,10 @@ class RefreshEngine:
         self._cache[account_id] = entry
         return entry
 
-    async def _update(self, account_id: str, change: Callable[[AccountRecord], AccountRecord]) -> AccountRecord:
-        record = await self._writes.update(account_id, change)  # coalesced with other accounts' writes
+    async def _update(self, account_id: str, change: Change, *, linger: bool = False) -> AccountRecord:
+        # Coalesced with other accounts' writes; `linger`: may wait a little for company while others are due.
+        linger_s = self._policy.write_linger_s if linger and len(self._queued) > 1 else 0.0
+        record = await self._writes.update(account_id, change, linger_s=linger_s)
         self._bus.emit(AccountChanged(record))
         return record
 
@@ -435,11 +438,13 @@ class RefreshEngine:
         async def window() -> TokenSet:
             new = await self._call(record, entry, tokens)
             await self._keep(record.id, entry, tokens, new)
+            release_slot()  # done with the provider and the keychain; the next account's mark can share this write
             now = self._clock.now()
             try:
                 await self._update(
                     record.id,
                     lambda r: r.apply(Event.REFRESH_SUCCEEDED).with_tokens(new, now).with_attempt(Attempt(now, "ok")),
+                    linger=True,
                 )
             except StoreError as exc:
                 # The tokens are safe in the keychain; the metadata catches up on the next attempt.
@@ -586,8 +591,7 @@ class RefreshEngine:
         await self._update(account_id, change)
 
     def _saved(self, account_id: str) -> TokenSet | None:
-        entry = self._cache.get(account_id)
-        return None if entry is None else entry.tokens
+        return entry.tokens if (entry := self._cache.get(account_id)) is not None else None
 
     def _synced(self, account_id: str, record: AccountRecord) -> AccountRecord:
         return synced(record, self._saved(account_id), unsaved=account_id in self._unsaved)

@@ -253,3 +253,20 @@ async def test_a_caller_cancelled_before_its_write_has_nothing_written(tmp_path:
         await cancelled
     assert (record.failures, record.offline) == (0, True)
     assert AccountStore(store.path).get("a").failures == 0
+
+
+async def test_a_result_waits_for_the_next_mark_and_shares_its_write(tmp_path: Path) -> None:
+    store = AccountStore(tmp_path / "accounts.json")
+    for name in ("a", "b"):
+        store.add(AccountRecord(id=name, name=name, provider=SPEC, client_id="c", scopes=()))
+    queue = WriteQueue(store)
+    result = asyncio.ensure_future(queue.update("a", lambda r: replace(r, failures=1), linger_s=30))
+    await asyncio.sleep(0.05)
+    assert not result.done() and queue.writes == 0  # waiting for company, not written yet
+    mark = await queue.update("b", lambda r: replace(r, rotation_pending="me"))  # a mark is written at once...
+    assert (await result).failures == 1  # ...and takes the waiting result along
+    assert mark.rotation_pending == "me"
+    assert queue.writes == 1
+    alone = await asyncio.wait_for(queue.update("a", lambda r: replace(r, failures=2), linger_s=0.01), 5)
+    assert alone.failures == 2 and queue.writes == 2  # with no company, it goes after its linger
+    assert AccountStore(store.path).get("a").failures == 2
