@@ -8,7 +8,7 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
@@ -265,6 +265,12 @@ class AccountRecord:
 
 _RECORD_FIELDS = frozenset(f.name for f in dataclasses.fields(AccountRecord))  # once, not per record read
 _SEPARATORS = (", ", ": ")
+
+
+def _created_at(record: AccountRecord) -> float:
+    return record.created_at
+
+
 _Signature = tuple[int, int, int, int]  # inode, size, mtime_ns, ctime_ns: a replaced file always differs
 
 
@@ -307,7 +313,7 @@ class AccountStore:
         self._records: dict[str, AccountRecord] = {}
         # Damaged records as read: (the placeholder shown for it, the raw JSON written back while unchanged).
         self._damaged: dict[str, tuple[AccountRecord, dict[str, Any]]] = {}
-        self._texts: dict[str, tuple[AccountRecord, str]] = {}  # each record's JSON text, see _write
+        self._texts: dict[str, tuple[AccountRecord, bytes]] = {}  # each record's JSON text, see _write
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
 
@@ -403,28 +409,32 @@ class AccountStore:
         return records, damaged, (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
     def _write(self, records: dict[str, AccountRecord]) -> None:
-        texts: dict[str, tuple[AccountRecord, str]] = {}
+        texts: dict[str, tuple[AccountRecord, bytes]] = {}
 
-        def encode(record: AccountRecord) -> str:
+        def encode(record: AccountRecord) -> bytes:
             # Records are frozen and replaced when they change, so a record's text is kept while the same object
-            # stands for it: a write at 1,000 accounts encodes the one that changed, not all (25 ms -> 3 ms).
+            # stands for it: a write at 1,000 accounts encodes the one that changed, not all (25 ms -> 3 ms). Kept
+            # as UTF-8 bytes: joining bytes and writing them unbuffered skips re-encoding the whole file each time.
             cached = self._texts.get(record.id)
             if cached is None or cached[0] is not record:
                 kept = self._damaged.get(record.id)
                 data = kept[1] if kept is not None and kept[0] is record else record.to_json()
-                cached = (record, json.dumps(data, sort_keys=True, separators=_SEPARATORS))
+                cached = (record, json.dumps(data, sort_keys=True, separators=_SEPARATORS).encode())
             texts[record.id] = cached
             return cached[1]
 
         # The same text json.dumps(payload, sort_keys=True) gives, built from the records' texts. No indent: no
         # human edits this file.
-        body = ", ".join(encode(r) for r in sorted(records.values(), key=lambda r: r.created_at))
-        text = f'{{"accounts": [{body}], "schema_version": {SCHEMA_VERSION}}}'
+        ordered = sorted(records.values(), key=_created_at)
+        text = b"".join(
+            (b'{"accounts": [', b", ".join([encode(r) for r in ordered]), b'], "schema_version": %d}' % SCHEMA_VERSION)
+        )
         fd, tmp = tempfile.mkstemp(prefix=".accounts-", suffix=".tmp", dir=self.path.parent)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
+            with os.fdopen(fd, "wb", buffering=0) as fh:
+                view = memoryview(text)
+                while view:  # a raw write may take less than all of it
+                    view = view[fh.write(view) or 0 :]
                 os.fsync(fh.fileno())
             os.chmod(tmp, 0o600)
             os.replace(tmp, self.path)
@@ -485,6 +495,31 @@ class AccountStore:
             records[account_id] = updated = change(records[account_id])
             self._write(records)
         return updated
+
+    def update_many(
+        self, changes: Sequence[tuple[str, Callable[[AccountRecord], AccountRecord]]]
+    ) -> list[AccountRecord | Exception]:
+        """Several update()s, in order, in one file write (one fsync instead of one per change). Each change
+        stands alone: one that fails (a missing or damaged record, a change that raises) leaves its record as it
+        was and its place in the answer holds the error; a write that fails raises for all of them."""
+        results: list[AccountRecord | Exception] = []
+        with self._locked():
+            records = self._read()
+            for account_id, change in changes:
+                if account_id not in records:
+                    results.append(AccountNotFound("That account no longer exists."))
+                elif account_id in self._damaged:
+                    results.append(StoreError(records[account_id].last_error or "This account's record is damaged."))
+                else:
+                    try:
+                        records[account_id] = updated = change(records[account_id])
+                    except Exception as exc:  # handed to that change's caller, as update() would raise it
+                        results.append(exc)
+                    else:
+                        results.append(updated)
+            if any(isinstance(r, AccountRecord) for r in results):
+                self._write(records)
+        return results
 
     def remove(self, account_id: str) -> None:
         with self._locked():

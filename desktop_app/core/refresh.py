@@ -39,10 +39,13 @@ from .events import AccountChanged, EventBus, NeedsSignInRaised
 from .httpclient import LazyHttp
 from .marks import LOST_ROTATION, account_lock, cleared, holding, synced, waiting_elsewhere
 from .owner import owner_is_alive, process_owner
+from .plan import Plan
 from .schedule import RefreshPolicy, Schedule, honour_retry_at
 from .secrets import Secret
+from .slots import Slots, release_slot
 from .tokens import TokenSet, attainable_s
 from .vault import Vault, VaultEntry
+from .writes import Change, WriteQueue
 
 if TYPE_CHECKING:
     import httpx  # annotations only: the engine must not load httpx before it sends
@@ -104,8 +107,10 @@ class RefreshEngine:
         self._held: dict[str, tuple[float, int]] = {}  # stalled accounts: (not before, stalls in a row)
         self._stopping = False
         self._wake = asyncio.Event()
-        self._slots = asyncio.Semaphore(self._policy.concurrency)
+        self._slots = Slots(self._policy.concurrency)
         self._background: set[asyncio.Task[None]] = set()
+        self._writes = WriteQueue(store)
+        self._plan = Plan(self._next_attempt, self._policy.wake_interval_s)
 
     # --- public API -------------------------------------------------------------------------------
 
@@ -227,6 +232,7 @@ class RefreshEngine:
         self._cache.pop(account_id, None)
         self._unsaved.pop(account_id, None)
         self._held.pop(account_id, None)
+        self._plan.invalidate()
 
     def remember(self, account_id: str, entry: VaultEntry) -> None:
         self.forget(account_id)
@@ -234,7 +240,8 @@ class RefreshEngine:
         self.wake()
 
     def wake(self) -> None:
-        """Re-plan now (account added, network back, system resumed)."""
+        """Re-plan every account now (account added, network back, system resumed)."""
+        self._plan.invalidate()
         self._wake.set()
 
     def due_at(self, record: AccountRecord) -> float | None:
@@ -257,17 +264,14 @@ class RefreshEngine:
                     records = await self._store.call(self._store.all)
                 except StoreError as exc:
                     log.error("cannot read accounts: %s", exc)
-                    records = []
-                for record in records:
-                    if record.id in self._queued:
-                        continue
-                    at = self._next_attempt(record)
-                    if at is None:
-                        continue
-                    if at <= now:
-                        self._queued.add(record.id)  # before it waits for a slot: one task per account
-                        self._spawn(self._background_refresh(record.id))
-                    else:
+                    records = None
+                if records is not None:
+                    self._plan.sync(records, now, self._queued)
+                    for account_id in self._plan.take_due(now):
+                        self._queued.add(account_id)  # before it waits for a slot: one task per account
+                        self._spawn(self._background_refresh(account_id))
+                    at = self._plan.next_at()
+                    if at is not None:
                         next_at = min(next_at, at)
                 sleeper = asyncio.ensure_future(self._clock.sleep(max(0.0, next_at - now)))
                 waker = asyncio.ensure_future(self._wake.wait())
@@ -295,7 +299,7 @@ class RefreshEngine:
 
     async def _background_refresh(self, account_id: str) -> None:
         try:
-            async with self._slots:
+            async with self._slots.hold():
                 try:
                     await self._single_flight(account_id, lambda t, now: self._schedule.tokens_due(account_id, t, now))
                 except TokendeskError as exc:
@@ -305,7 +309,7 @@ class RefreshEngine:
                 await self._check_progress(account_id)
         finally:
             self._queued.discard(account_id)
-            self.wake()
+            self._wake.set()  # the loop plans this account again (and only what else changed)
 
     async def _check_progress(self, account_id: str) -> None:
         """Hold back an account whose attempt left it due now (nothing was recorded, or nothing could be):
@@ -354,8 +358,10 @@ class RefreshEngine:
         self._cache[account_id] = entry
         return entry
 
-    async def _update(self, account_id: str, change: Callable[[AccountRecord], AccountRecord]) -> AccountRecord:
-        record = await self._store.call(self._store.update, account_id, change)
+    async def _update(self, account_id: str, change: Change, *, linger: bool = False) -> AccountRecord:
+        # Coalesced with other accounts' writes; `linger`: may wait a little for company while others are due.
+        linger_s = self._policy.write_linger_s if linger and len(self._queued) > 1 else 0.0
+        record = await self._writes.update(account_id, change, linger_s=linger_s)
         self._bus.emit(AccountChanged(record))
         return record
 
@@ -435,11 +441,13 @@ class RefreshEngine:
         async def window() -> TokenSet:
             new = await self._call(record, entry, tokens)
             await self._keep(record.id, entry, tokens, new)
+            release_slot()  # done with the provider and the keychain; the next account's mark can share this write
             now = self._clock.now()
             try:
                 await self._update(
                     record.id,
                     lambda r: r.apply(Event.REFRESH_SUCCEEDED).with_tokens(new, now).with_attempt(Attempt(now, "ok")),
+                    linger=True,
                 )
             except StoreError as exc:
                 # The tokens are safe in the keychain; the metadata catches up on the next attempt.
@@ -596,8 +604,7 @@ class RefreshEngine:
         await self._update(account_id, change)
 
     def _saved(self, account_id: str) -> TokenSet | None:
-        entry = self._cache.get(account_id)
-        return None if entry is None else entry.tokens
+        return entry.tokens if (entry := self._cache.get(account_id)) is not None else None
 
     def _synced(self, account_id: str, record: AccountRecord) -> AccountRecord:
         return synced(record, self._saved(account_id), unsaved=account_id in self._unsaved)

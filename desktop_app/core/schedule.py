@@ -33,6 +33,7 @@ class RefreshPolicy:
     # Outlasts one refresh that was sent: two 20 s requests (the retry after a lost answer) and a keychain write.
     drain_timeout_s: float = 75.0
     concurrency: int = 4
+    write_linger_s: float = 0.05  # a refresh's result waits at most this long to share a write (core/writes.py)
 
 
 class Schedule:
