@@ -27,7 +27,6 @@ from .errors import (
     InvalidGrant,
     MalformedResponse,
     NeedsSignIn,
-    ProviderError,
     RotationPending,
     ShuttingDown,
     StoreError,
@@ -38,6 +37,7 @@ from .errors import (
 from .events import AccountChanged, EventBus, NeedsSignInRaised
 from .httpclient import LazyHttp
 from .marks import LOST_ROTATION, account_lock, cleared, holding, synced, waiting_elsewhere
+from .outcomes import config_rejected, is_config_error, retrying
 from .owner import owner_is_alive, process_owner
 from .plan import Plan
 from .schedule import RefreshPolicy, Schedule, honour_retry_at
@@ -464,18 +464,18 @@ class RefreshEngine:
             raise
 
     async def _record_failure(self, account_id: str, exc: Exception) -> None:
-        if isinstance(exc, TransientError):
-            await self._retry_later(account_id, exc, Event.TRANSIENT_FAILURE, "retrying")
-        elif isinstance(exc, ClientConfigError) or (
-            isinstance(exc, ProviderError)
-            and not isinstance(exc, MalformedResponse)
-            and exc.status is not None
-            and 400 <= exc.status < 500
-        ):
-            # An error the RFCs do not name, on a 4xx: retrying will not change the answer.
-            await self._config_rejected(account_id, str(exc))
-        else:
-            await self._retry_later(account_id, exc, Event.FAILED, "error")
+        now = self._clock.now()
+        offline = isinstance(exc, TransientError) and exc.offline
+        retry_after = exc.retry_after_s if isinstance(exc, TransientError) else None
+
+        def change(r: AccountRecord) -> AccountRecord:
+            synced, pending = self._synced(account_id, r), self._holding(account_id, r)
+            if is_config_error(exc):
+                return config_rejected(synced, now=now, reason=str(exc), rotation_pending=pending)
+            delay_s = self.backoff_s(r.failures, retry_after=retry_after, offline=offline)
+            return retrying(synced, exc, now=now, delay_s=delay_s, rotation_pending=pending)
+
+        await self._update(account_id, change)
 
     @property
     def _http(self) -> httpx.AsyncClient:
@@ -552,22 +552,6 @@ class RefreshEngine:
         await self._adopt(account_id, latest.tokens, "adopted a refresh token rotated elsewhere")
         return latest.tokens
 
-    async def _config_rejected(self, account_id: str, reason: str) -> None:
-        now = self._clock.now()
-        await self._update(
-            account_id,
-            lambda r: (
-                self._synced(account_id, r)
-                .apply(
-                    Event.CONFIG_REJECTED,
-                    last_error=reason,
-                    retry_at=None,
-                    rotation_pending=self._holding(account_id, r),
-                )
-                .with_attempt(Attempt(now, "config_error", reason))
-            ),
-        )
-
     async def _needs_sign_in(self, account_id: str, reason: str, advice: str | None) -> None:
         now = self._clock.now()
         before = await self._store.call(self._store.get, account_id)
@@ -579,29 +563,6 @@ class RefreshEngine:
         )
         if before.state is not AccountState.NEEDS_SIGN_IN:
             self._bus.emit(NeedsSignInRaised(record, advice or reason))
-
-    async def _retry_later(self, account_id: str, exc: Exception, event: Event, outcome: str) -> None:
-        now = self._clock.now()
-        offline = isinstance(exc, TransientError) and exc.offline
-        retry_after = exc.retry_after_s if isinstance(exc, TransientError) else None
-        text = str(exc) if isinstance(exc, TokendeskError) else f"Unexpected failure ({type(exc).__name__})."
-
-        def change(r: AccountRecord) -> AccountRecord:
-            delay = self.backoff_s(r.failures, retry_after=retry_after, offline=offline)
-            return (
-                self._synced(account_id, r)
-                .apply(
-                    event,
-                    last_error=text,
-                    retry_at=now + delay,
-                    failures=r.failures + 1,
-                    offline=offline,
-                    rotation_pending=self._holding(account_id, r),
-                )
-                .with_attempt(Attempt(now, outcome, text))
-            )
-
-        await self._update(account_id, change)
 
     def _saved(self, account_id: str) -> TokenSet | None:
         return entry.tokens if (entry := self._cache.get(account_id)) is not None else None
