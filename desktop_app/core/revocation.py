@@ -46,6 +46,11 @@ def manual_step(spec: ProviderSpec) -> str:
     )
 
 
+def kept_grant_note(spec: ProviderSpec) -> str:
+    """Forgotten here on purpose (the grant kept): where the user can still end it."""
+    return f"The access stays granted at {spec.display_name}. " + manual_step(spec)
+
+
 def revocation_url(spec: ProviderSpec, client_id: str) -> str | None:
     """The endpoint for this client (GitHub's names the client ID in its path)."""
     if spec.revocation_endpoint is None or spec.revocation is RevocationKind.NONE:

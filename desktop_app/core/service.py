@@ -516,12 +516,9 @@ class Service:
             result = DisconnectResult(revoked=False)
             if entry is not None and entry.tokens is not None:
                 if keep_grant:  # the user chose to; say where the grant can still be ended
-                    from .revocation import manual_step
+                    from .revocation import kept_grant_note
 
-                    note = f"The access stays granted at {record.provider.display_name}. " + manual_step(
-                        record.provider
-                    )
-                    result = DisconnectResult(revoked=False, note=note)
+                    result = DisconnectResult(revoked=False, note=kept_grant_note(record.provider))
                 else:
                     result = await self._revoke(record, entry)
             # Keychain first: metadata without secrets is harmless, secrets without metadata are orphans.
