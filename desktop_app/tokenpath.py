@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from .core.secrets import Secret
 if TYPE_CHECKING:
     from .core.accounts import AccountRecord
     from .core.tokens import TokenSet
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MIN_VALID_S = 60.0  # `token`
 TOOL_MIN_VALID_S = 300.0  # `exec` and `git-credential`: the tool may take a while before it sends the token
@@ -54,7 +57,13 @@ Engine = Callable[[str, float], IssuedToken]
 def get_token(paths: AppPaths, name: str, min_valid_s: float, engine: Engine) -> IssuedToken:
     """A token valid for `min_valid_s` seconds: from the running app when it answers (it owns the tokens), else
     straight from the keychain when the stored one is good, else through the engine. Raises TokendeskError."""
-    return from_app(paths, name, min_valid_s) or from_keychain(paths, name, min_valid_s) or engine(name, min_valid_s)
+    for source, where in ((from_app, "the running app"), (from_keychain, "the keychain")):
+        token = source(paths, name, min_valid_s)
+        if token is not None:
+            log.debug("token for %s: from %s", name, where)  # which path answered, for a bug report
+            return token
+    log.debug("token for %s: through the refresh engine", name)
+    return engine(name, min_valid_s)
 
 
 def from_app(paths: AppPaths, name: str, min_valid_s: float) -> IssuedToken | None:
