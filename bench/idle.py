@@ -123,13 +123,17 @@ def child(mode: str, accounts: int, seconds: float, wake_s: float) -> None:
     print(json.dumps(result))
 
 
-def measure(mode: str, accounts: int, seconds: float, wake_s: float, extra_env: dict[str, str]) -> dict[str, float]:
+def start(mode: str, accounts: int, seconds: float, wake_s: float, extra_env: dict[str, str]) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), **extra_env}
     args = [sys.executable, __file__, "--child", mode, str(accounts), str(seconds), str(wake_s)]
-    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=seconds + 120)
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr[-2000:])
-    data = json.loads(done.stdout.strip().splitlines()[-1])
+    return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen[str], seconds: float, wake_s: float) -> dict[str, float]:
+    out, err = proc.communicate(timeout=seconds + 120)
+    if proc.returncode != 0:
+        raise RuntimeError(err[-2000:])
+    data = json.loads(out.strip().splitlines()[-1])
     samples = data["samples"]
     first = sorted(r for _, r in samples[: max(1, len(samples) // 10)])
     last = sorted(r for _, r in samples[-max(1, len(samples) // 10) :])
@@ -142,6 +146,10 @@ def measure(mode: str, accounts: int, seconds: float, wake_s: float, extra_env: 
         "rss_end": last[-1],
         "wakes": wakes,
     }
+
+
+def measure(mode: str, accounts: int, seconds: float, wake_s: float, extra_env: dict[str, str]) -> dict[str, float]:
+    return finish(start(mode, accounts, seconds, wake_s, extra_env), seconds, wake_s)
 
 
 def main() -> int:
@@ -169,8 +177,10 @@ def main() -> int:
         ):
             old = measure("engine", accounts, seconds, args.wake, {"TOKENDESK_BENCH_REPARSE": "1", **env})
             print(f"  {label}: RSS {old['growth_mib']:+.2f} MiB over {old['wakes']:.0f} wakes", flush=True)
-    floor = measure("floor", accounts, seconds, args.wake, {})
-    got = measure("engine", accounts, seconds, args.wake, {})
+    # Side by side: both idle most of the time, and the floor then sees the same machine as the app.
+    floor_proc = start("floor", accounts, seconds, args.wake, {})
+    got = finish(start("engine", accounts, seconds, args.wake, {}), seconds, args.wake)
+    floor = finish(floor_proc, seconds, args.wake)
     cpu_per_min = 2 * got["cpu_per_wake_s"]  # two wakes a minute at the real cadence
     floor_cpu_per_min = 2 * floor["cpu_per_wake_s"]
     per_30_min = 60 * got["per_100_wakes"] / 100
