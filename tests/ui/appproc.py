@@ -3,6 +3,7 @@ seeded accounts, and its stdout read line by line with a deadline (a hung app fa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -79,15 +80,15 @@ def start_app(env: dict[str, str], code: str | None = None) -> subprocess.Popen[
     return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def stop_app(app: subprocess.Popen[str]) -> str:
-    """Ends the app if it still runs (SIGTERM: its normal quit); its stderr."""
-    if app.poll() is None:
+def stop_app(app: subprocess.Popen[str], *, politely: bool = True) -> str:
+    """Ends the app if it still runs (SIGTERM, its normal quit, unless not `politely`: SIGKILL); its stderr."""
+    if app.poll() is None and politely:
         app.terminate()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             app.wait(30)
-        except subprocess.TimeoutExpired:
-            app.kill()
-            app.wait()
+    if app.poll() is None:
+        app.kill()
+        app.wait()
     assert app.stderr is not None and app.stdout is not None
     stderr = app.stderr.read()
     app.stdout.close()

@@ -108,18 +108,7 @@ def test_needs_sign_in_goes_to_the_notification_service_and_reconnect_works_over
     assert routes == [(note.summary, note.body, "desktop")]  # not the tray's balloon as well
     assert controller.window.statusBar().currentMessage() == f"{note.summary}."
 
-    async def click() -> None:
-        service.invoke(note, "reconnect")
-        await until(lambda: fake.reconnect_calls, what="the reconnect to start")
-
-    qloop.run_until_complete(click())
-    window = controller.window
-    assert window.isVisible()
-    assert fake.reconnect_calls == ["acct2"]
-    assert window.current_record() is not None and window.current_record().id == "acct2"  # type: ignore[union-attr]
-    [dialog] = [d for d in window.findChildren(ConnectDialog) if d.isVisible()]
-    assert dialog.reconnecting is not None and dialog.reconnecting.id == "acct2"
-    dialog.cancel_sign_in()
+    _reconnect_starts(controller, fake, qloop, lambda: service.invoke(note, "reconnect"))
 
 
 def test_the_default_action_reconnects_too_and_a_summary_opens_the_window(
@@ -323,18 +312,7 @@ def test_in_flatpak_needs_sign_in_goes_to_the_portal_and_its_reconnect_button_wo
     }
     assert routes == [("GitHub – user2@example.test needs sign-in", "The grant was revoked at GitHub.", "desktop")]
 
-    async def click() -> None:
-        portal.invoke(note, "reconnect")
-        await until(lambda: fake.reconnect_calls, what="the reconnect to start")
-
-    qloop.run_until_complete(click())
-    window = controller.window
-    assert window.isVisible()
-    assert fake.reconnect_calls == ["acct2"]
-    assert window.current_record() is not None and window.current_record().id == "acct2"  # type: ignore[union-attr]
-    [dialog] = [d for d in window.findChildren(ConnectDialog) if d.isVisible()]
-    assert dialog.reconnecting is not None and dialog.reconnecting.id == "acct2"
-    dialog.cancel_sign_in()
+    _reconnect_starts(controller, fake, qloop, lambda: portal.invoke(note, "reconnect"))
 
     async def again() -> None:
         _revoke(fake)
@@ -429,3 +407,20 @@ def test_outside_flatpak_the_portal_is_not_used(
     qloop.run_until_complete(go())
     assert portal.notes == [] and portal.errors == []
     assert [n.summary for n in service.notes] == ["GitHub – user2@example.test needs sign-in"]
+
+
+def _reconnect_starts(controller: Any, fake: Any, qloop: asyncio.AbstractEventLoop, click: Any) -> None:
+    """A click on the notification's Reconnect raises the window on that account and opens its reconnect."""
+
+    async def clicked() -> None:
+        click()
+        await until(lambda: fake.reconnect_calls, what="the reconnect to start")
+
+    qloop.run_until_complete(clicked())
+    window = controller.window
+    assert window.isVisible()
+    assert fake.reconnect_calls == ["acct2"]
+    assert window.current_record() is not None and window.current_record().id == "acct2"
+    [dialog] = [d for d in window.findChildren(ConnectDialog) if d.isVisible()]
+    assert dialog.reconnecting is not None and dialog.reconnecting.id == "acct2"
+    dialog.cancel_sign_in()

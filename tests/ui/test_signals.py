@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.rig.keychain import Keychain
-from tests.ui.appproc import Lines, app_env, seed
+from tests.ui.appproc import Lines, app_env, seed, start_app, stop_app
 
 # The unmodified app entry, observed: it says when the engine runs (the service is loaded, the keychain
 # answered), and when Controller.quit and Service.stop_sending are reached.
@@ -53,13 +51,7 @@ sys.exit(app.main([]))
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: s.name)
 def test_a_signal_quits_through_the_normal_path(tmp_path: Path, keychain: Keychain, signum: signal.Signals) -> None:
     seed(tmp_path)
-    app = subprocess.Popen(
-        [sys.executable, "-c", OBSERVED_MAIN],
-        env=app_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    app = start_app(app_env(tmp_path), OBSERVED_MAIN)
     try:
         lines = Lines(app)
         assert lines.next_event()["event"] == "engine"
@@ -70,13 +62,7 @@ def test_a_signal_quits_through_the_normal_path(tmp_path: Path, keychain: Keycha
         assert app.wait(timeout=30) == 0
         assert time.monotonic() - sent_at < 15
     finally:
-        if app.poll() is None:
-            app.kill()
-            app.wait()
-        assert app.stderr is not None and app.stdout is not None
-        stderr = app.stderr.read()
-        app.stdout.close()
-        app.stderr.close()
+        stderr = stop_app(app, politely=False)  # a signal was the test: a second one would blur it
     assert "Traceback" not in stderr, stderr
     [log] = list(tmp_path.rglob("*.log"))
     assert f"quitting on {signum.name}" in log.read_text()
