@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_asyncio
 
 from desktop_app.core.clock import Clock
@@ -25,6 +26,8 @@ from tests.clock import FakeClock
 from tests.rig.browser import RigBrowser
 from tests.rig.keychain import Keychain
 from tests.rig.provider import OidcProvider
+
+TEARDOWN_STEP_S = 90.0  # Service.aclose drains a refresh for at most 75 s
 
 
 @dataclass
@@ -132,10 +135,17 @@ def rig_service(tmp_path: Path, clock: Clock, consent: Consent) -> tuple[Service
 async def close_rig_service(service: Service, vault: Vault, consent: Consent) -> None:
     for task in consent.tasks:
         task.cancel()
-    await asyncio.gather(*consent.tasks, return_exceptions=True)
+    # Bounded, each step named: a teardown that hangs must fail saying where, not wait for pytest's timeout.
+    try:
+        await asyncio.wait_for(asyncio.gather(*consent.tasks, return_exceptions=True), 30)
+    except TimeoutError:
+        pytest.fail("the browser's consent tasks did not end when cancelled")
     for record in service.accounts():
         await vault.delete(record.id)
-    await service.aclose()
+    try:
+        await asyncio.wait_for(service.aclose(), TEARDOWN_STEP_S)
+    except TimeoutError:
+        pytest.fail("Service.aclose() did not finish")
 
 
 @pytest_asyncio.fixture

@@ -120,7 +120,7 @@ class RigBrowser:
             await page.wait_for_load_state("domcontentloaded")
             return await page.inner_text("body") if await page.locator("body").count() else await page.content()
         finally:
-            await page.close()
+            await _close(page)
 
     async def approve_device(
         self, url: str, *, user_code: str | None = None, login: str = "alice", approve: bool = True
@@ -158,7 +158,7 @@ class RigBrowser:
                     await self._step(page, login=login, approve=approve)
             raise RuntimeError(f"never reached the device flow's success page; stuck at {page.url}")
         finally:
-            await page.close()
+            await _close(page)
 
     async def _step(self, page: Page, *, login: str, approve: bool) -> None:
         form = page.locator("form input[name=prompt]")
@@ -179,6 +179,13 @@ class RigBrowser:
             raise RuntimeError(f"unknown devInteractions prompt {prompt!r} at {page.url}")
         async with page.expect_navigation(wait_until="domcontentloaded"):
             await submit.click()
+
+
+async def _close(page: Page) -> None:
+    """Bounded: a consent cancelled at a test's teardown closes its page here, and a page close that never
+    answered (Chromium busy under load) once held a teardown until pytest's timeout."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(page.close(), STOP_TIMEOUT_S)
 
 
 async def _abort(route: Route) -> None:
