@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO, Any, Self
+from typing import IO, Any, Generic, Self, TypeVar
 
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
@@ -153,3 +153,29 @@ class ServerThread:
         self.server.shutdown()
         self.server.server_close()
         self._thread.join(timeout=STOP_TIMEOUT)
+
+
+_S = TypeVar("_S", bound=socketserver.BaseServer)
+
+
+class ServedPiece(RigPiece, Generic[_S]):
+    """A rig piece that is one socketserver on its own thread: a subclass says how to make the server."""
+
+    thread_name = "rig-server"
+    _serving: ServerThread | None = None
+
+    def make_server(self) -> _S:
+        raise NotImplementedError
+
+    @property
+    def _server(self) -> _S | None:
+        return None if self._serving is None else self._serving.server  # type: ignore[return-value]
+
+    def start(self) -> Self:
+        self._serving = ServerThread(self.make_server(), self.thread_name)
+        return self
+
+    def stop(self) -> None:
+        serving, self._serving = self._serving, None
+        if serving is not None:
+            serving.stop()

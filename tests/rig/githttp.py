@@ -12,11 +12,10 @@ import threading
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Self
 from urllib.parse import urlsplit
 
 from tests.rig.bearer import BearerCheck
-from tests.rig.daemon import RigPiece, ServerThread
+from tests.rig.daemon import ServedPiece
 
 REALM = "rig"
 
@@ -180,27 +179,18 @@ class _Server(ThreadingHTTPServer):
                 self.challenges += 1
 
 
-class GitHttpServer(RigPiece):
+class GitHttpServer(ServedPiece["_Server"]):
     """Serves every repository under `root` at http://127.0.0.1:PORT/NAME, to holders of an access token the
     provider's userinfo endpoint accepts. `reject(token)` makes it refuse a token the provider still honours."""
+
+    thread_name = "rig-githttp"
 
     def __init__(self, root: Path, userinfo_endpoint: str, ca_file: str | None = None) -> None:
         self.root = root
         self.check = BearerCheck(userinfo_endpoint, ca_file)
-        self._serving: ServerThread | None = None
 
-    @property
-    def _server(self) -> _Server | None:
-        return None if self._serving is None else self._serving.server  # type: ignore[return-value]
-
-    def start(self) -> Self:
-        self._serving = ServerThread(_Server(self.root, self.check), "rig-githttp")
-        return self
-
-    def stop(self) -> None:
-        serving, self._serving = self._serving, None
-        if serving is not None:
-            serving.stop()
+    def make_server(self) -> _Server:
+        return _Server(self.root, self.check)
 
     @property
     def base_url(self) -> str:

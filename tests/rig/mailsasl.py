@@ -13,10 +13,9 @@ import socketserver
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Self
 
 from tests.rig.bearer import BearerCheck
-from tests.rig.daemon import RigPiece, ServerThread
+from tests.rig.daemon import ServedPiece
 
 MECHANISMS = ("XOAUTH2", "OAUTHBEARER")
 
@@ -236,28 +235,16 @@ class _SmtpHandler(_Lines):
         return False
 
 
-class _Rig(RigPiece):
+class _Rig(ServedPiece["_MailServer"]):
     _handler: type[socketserver.StreamRequestHandler]
-    _name: str
 
     def __init__(self, userinfo_endpoint: str, email: str, ca_file: str | None = None) -> None:
         """Accepts logins for `email` alone."""
         self.check = BearerCheck(userinfo_endpoint, ca_file)
         self.email = email
-        self._serving: ServerThread | None = None
 
-    @property
-    def _server(self) -> _MailServer | None:
-        return None if self._serving is None else self._serving.server  # type: ignore[return-value]
-
-    def start(self) -> Self:
-        self._serving = ServerThread(_MailServer(self._handler, self.check, self.email), self._name)
-        return self
-
-    def stop(self) -> None:
-        serving, self._serving = self._serving, None
-        if serving is not None:
-            serving.stop()
+    def make_server(self) -> _MailServer:
+        return _MailServer(self._handler, self.check, self.email)
 
     @property
     def port(self) -> int:
@@ -281,14 +268,14 @@ class ImapServer(_Rig):
     """IMAP4rev1 with AUTHENTICATE XOAUTH2 / OAUTHBEARER, then SELECT INBOX (empty), NOOP, LOGOUT."""
 
     _handler = _ImapHandler
-    _name = "rig-imap"
+    thread_name = "rig-imap"
 
 
 class SmtpServer(_Rig):
     """ESMTP with AUTH XOAUTH2 / OAUTHBEARER (initial response or after `334 `), then MAIL/RCPT/DATA."""
 
     _handler = _SmtpHandler
-    _name = "rig-smtp"
+    thread_name = "rig-smtp"
 
 
 def xoauth2(user: str, token: str) -> str:
