@@ -451,7 +451,7 @@ class AccountStore:
 
     def all(self) -> list[AccountRecord]:
         with self._locked(reading=True):
-            return sorted(self._read().values(), key=lambda r: r.created_at)
+            return sorted(self._read().values(), key=_created_at)
 
     def find(self, name_or_id: str) -> AccountRecord:
         records = self.all()

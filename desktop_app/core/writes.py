@@ -27,6 +27,7 @@ class WriteQueue:
         self._pending: list[_Item] = []
         self._flushing = False
         self._timer: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[None] | None = None  # the batch being written
         self.writes = 0  # batches written (tests and the storm benchmark count them)
 
     async def update(self, account_id: str, change: Change, *, linger_s: float = 0.0) -> AccountRecord:
@@ -64,8 +65,9 @@ class WriteQueue:
         if self._timer is not None:  # everything waiting goes now
             self._timer.cancel()
             self._timer = None
-        task = asyncio.ensure_future(self._flush())
-        task.add_done_callback(lambda t: None if t.cancelled() else t.exception())
+        # Kept: the loop holds only weak references to tasks. Its errors are the callers' (set in _flush).
+        self._task = asyncio.ensure_future(self._flush())
+        self._task.add_done_callback(lambda t: None if t.cancelled() else t.exception())
 
     async def _flush(self) -> None:
         try:
