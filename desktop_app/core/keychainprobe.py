@@ -7,8 +7,9 @@ bus whether a Secret Service is there and its default collection unlocked. Anyth
 
 from __future__ import annotations
 
-import os
 from enum import Enum
+
+from .sessionbus import session_bus_address
 
 BUS_NAME = "org.freedesktop.secrets"
 DEFAULT_COLLECTION = "/org/freedesktop/secrets/aliases/default"
@@ -19,17 +20,6 @@ class Look(Enum):
     READY = "ready"  # the Secret Service answers and its default collection is unlocked
     NO_BUS = "no session bus"  # no D-Bus session bus: no Linux keychain (Secret Service, KWallet) can answer
     UNSURE = "unsure"  # the full probe decides
-
-
-def session_bus_address() -> str | None:
-    """Where libdbus would look: $DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus when it exists."""
-    address = os.environ.get("DBUS_SESSION_BUS_ADDRESS", "").strip()
-    if address:
-        return address
-    runtime = os.environ.get("XDG_RUNTIME_DIR", "").strip()
-    if runtime and os.path.exists(os.path.join(runtime, "bus")):
-        return "unix:path=" + os.path.join(runtime, "bus")
-    return None
 
 
 def look(timeout_s: float) -> Look:

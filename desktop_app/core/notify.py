@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -24,17 +22,6 @@ URGENCY_LOW = 0
 URGENCY_NORMAL = 1
 URGENCY_CRITICAL = 2
 _MEMBER, _ERROR_NAME = 3, 4  # D-Bus header field codes (jeepney's HeaderFields is an IntEnum of these)
-
-
-def session_bus_address() -> str | None:
-    """DBUS_SESSION_BUS_ADDRESS, else the systemd user bus socket; None when there is no session bus."""
-    address = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
-    if address:
-        return address
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime and (Path(runtime) / "bus").exists():
-        return f"unix:path={Path(runtime) / 'bus'}"
-    return None
 
 
 class BusClient:

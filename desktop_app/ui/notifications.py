@@ -10,8 +10,9 @@ from pathlib import Path
 import shiboken6
 from PySide6.QtCore import QObject, Signal
 
-from desktop_app.core.notify import URGENCY_CRITICAL, URGENCY_NORMAL, NotificationClient, session_bus_address
+from desktop_app.core.notify import URGENCY_CRITICAL, URGENCY_NORMAL, NotificationClient
 from desktop_app.core.portal_notify import FLATPAK_INFO, PRIORITIES, PortalNotificationClient, in_flatpak
+from desktop_app.core.sessionbus import session_bus_address
 
 from . import icons
 
