@@ -1,10 +1,16 @@
 """How `tokendesk token --format` prints a token: plain, header, JSON, SASL XOAUTH2 and OAUTHBEARER (RFC 7628)."""
 
 # Imported by the fast path (fastcli) too: the standard library's smallest pieces only.
+from __future__ import annotations
+
 import binascii
-import json
 import time
-from collections.abc import Sequence
+
+from .core import fastjson
+
+TYPE_CHECKING = False  # typing and collections are imports the fast path does not pay for
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 FORMATS = ("token", "header", "json", "xoauth2", "oauthbearer")
 SASL_FORMATS = ("xoauth2", "oauthbearer")
@@ -59,7 +65,7 @@ def render(
         # RFC 6750 §2.1: the scheme is Bearer even for providers that name their type otherwise (Slack).
         return f"Authorization: Bearer {token}"
     if fmt == "json":
-        return json.dumps(
+        return fastjson.dumps(
             {"access_token": token, "token_type": token_type, "expires_at": iso_utc(expires_at), "scopes": list(scopes)}
         )
     if fmt == "xoauth2":

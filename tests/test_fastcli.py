@@ -69,18 +69,20 @@ def app(runtime_dir: Path) -> Iterator[list[tuple[str, float]]]:
         loop.close()
 
 
-def _run(runtime_dir: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+def _run(
+    runtime_dir: Path, *args: str, heavy: tuple[str, ...] = HEAVY, python: tuple[str, ...] = (sys.executable,)
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     """Runs the entry point in a fresh interpreter; returns the result and the heavy modules it had loaded."""
     code = (
         "import sys\n"
         "from desktop_app.fastcli import main\n"
         f"code = main({list(args)!r})\n"
-        f"heavy = sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r} or m in {HEAVY!r})\n"
+        f"heavy = sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r} or m in {heavy!r})\n"
         "print(__import__('json').dumps(heavy), file=sys.stderr)\n"
         "sys.exit(code)\n"
     )
     env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime_dir), "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([*python, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     *message, loaded = done.stderr.strip().splitlines() or ["[]"]
     return subprocess.CompletedProcess(done.args, done.returncode, done.stdout, "\n".join(message)), json.loads(loaded)
 
@@ -91,6 +93,17 @@ def test_the_app_answers_without_heavy_imports(runtime_dir: Path, app: list[tupl
     assert done.stdout == "Authorization: Bearer at-fast-0001\n"
     assert app == [("Work", 120.0)]
     assert heavy == []
+
+
+def test_the_app_answers_with_the_standard_librarys_c_halves(runtime_dir: Path, app: list[tuple[str, float]]) -> None:
+    """Without site (the dev venv's editable-install finder imports re itself; a wheel install's site does not):
+    json, socket, collections and typing would cost about 8 ms of a 15 ms call (bench/cli_token.py)."""
+    pure = ("json", "re", "enum", "socket", "selectors", "collections", "typing")
+    for fmt in ("token", "json"):
+        done, loaded = _run(runtime_dir, "token", "Mail", "--format", fmt, heavy=pure, python=(sys.executable, "-S"))
+        assert done.returncode == 0, done.stderr
+        assert "at-fast-0002" in done.stdout
+        assert loaded == []
 
 
 def test_formats_come_from_the_app_without_heavy_imports(runtime_dir: Path, app: list[tuple[str, float]]) -> None:
