@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import os
 import re
 from pathlib import Path
@@ -45,6 +44,49 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class FileWhenWritten(logging.Handler):
+    """The rotating log file, made (mode 0600) with the first record that reaches it, so a run that logs nothing
+    (at the default level WARNING, most runs) neither creates it nor imports logging.handlers (1 MiB and 5 ms
+    before the app's first paint). A file that cannot be made (a read-only home) is given up for this run: stderr
+    still gets everything."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self._file: logging.Handler | None = None
+        self._given_up = False
+
+    def _open(self) -> logging.Handler | None:
+        if self._file is None and not self._given_up:
+            import logging.handlers
+
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+                os.chmod(self.path, 0o600)  # a file an older version made with the umask's mode
+                self._file = logging.handlers.RotatingFileHandler(
+                    self.path, maxBytes=1_000_000, backupCount=3, encoding="utf-8"
+                )
+            except OSError:
+                self._given_up = True
+        return self._file
+
+    def emit(self, record: logging.LogRecord) -> None:
+        file = self._open()
+        if file is not None:
+            file.setFormatter(self.formatter)
+            file.emit(record)
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+        super().close()
+
+
 def configure_logging(log_file: Path | None, *, level: str | None = None) -> None:
     level_name = (level or os.environ.get("TOKENDESK_LOG_LEVEL") or "WARNING").upper()
     numeric = logging.getLevelName(level_name)
@@ -57,14 +99,7 @@ def configure_logging(log_file: Path | None, *, level: str | None = None) -> Non
             handler.close()
     handlers: list[logging.Handler] = [logging.StreamHandler()]
     if log_file is not None:
-        try:
-            log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            handlers.append(
-                logging.handlers.RotatingFileHandler(log_file, maxBytes=1_000_000, backupCount=3, encoding="utf-8")
-            )
-            os.chmod(log_file, 0o600)
-        except OSError:
-            pass  # a read-only home must not stop the app; stderr still gets everything
+        handlers.append(FileWhenWritten(log_file))
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     for handler in handlers:
         handler.addFilter(RedactingFilter())

@@ -1,9 +1,11 @@
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from desktop_app.core.logsetup import REDACTED, RedactingFilter, configure_logging, redact
+from desktop_app.core.logsetup import REDACTED, FileWhenWritten, RedactingFilter, configure_logging, redact
 from desktop_app.core.secrets import Secret
 
 
@@ -62,3 +64,56 @@ def test_configure_logging_writes_private_redacted_file(tmp_path: Path) -> None:
                 root.removeHandler(h)
                 h.close()
         root.setLevel(before[1])
+
+
+def test_the_file_is_made_with_the_first_record_only(tmp_path: Path) -> None:
+    """A run that logs nothing makes no file and does not import logging.handlers (checked in a fresh process)."""
+    log_file = tmp_path / "logs" / "tokendesk.log"
+    code = (
+        "import logging, sys\n"
+        "from pathlib import Path\n"
+        "from desktop_app.core.logsetup import configure_logging\n"
+        f"configure_logging(Path({str(log_file)!r}))\n"
+        "logging.getLogger('t').info('below the default level')\n"
+        "print('logging.handlers' in sys.modules, flush=True)\n"
+        "logging.getLogger('t').warning('the first record')\n"
+        "print('logging.handlers' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.split() == ["False", "True"]
+    assert "the first record" in done.stderr and "below" not in done.stderr
+    assert log_file.read_text().count("the first record") == 1 and "below" not in log_file.read_text()
+    assert (log_file.stat().st_mode & 0o777) == 0o600
+
+
+def test_a_file_that_cannot_be_made_leaves_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "logs").write_text("a file where the folder should be")
+    root = logging.getLogger()
+    before = list(root.handlers), root.level
+    try:
+        configure_logging(tmp_path / "logs" / "tokendesk.log", level="INFO")
+        logging.getLogger("t").warning("first")
+        logging.getLogger("t").warning("second")
+    finally:
+        for h in list(root.handlers):
+            if getattr(h, "_tokendesk", False):
+                root.removeHandler(h)
+                h.close()
+        root.setLevel(before[1])
+    err = capsys.readouterr().err
+    assert "first" in err and "second" in err
+    assert (tmp_path / "logs").read_text() == "a file where the folder should be"
+
+
+def test_an_old_files_mode_is_narrowed(tmp_path: Path) -> None:
+    log_file = tmp_path / "tokendesk.log"
+    log_file.write_text("from an older version\n")
+    log_file.chmod(0o644)
+    handler = FileWhenWritten(log_file)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    try:
+        handler.handle(logging.LogRecord("t", logging.WARNING, __file__, 1, "appended", None, None))
+    finally:
+        handler.close()
+    assert log_file.read_text() == "from an older version\nappended\n"
+    assert (log_file.stat().st_mode & 0o777) == 0o600

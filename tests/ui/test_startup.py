@@ -73,13 +73,15 @@ IDLE_AFTER_ENGINE_MS = 1500  # the engine's first plan reads the store on its th
 # The unmodified app entry (single-instance check, logging, service wired after first paint, keychain probe,
 # engine, agent), with hooks that only observe: each milestone prints which heavy modules are loaded.
 TRACED_MAIN = f"""
-import json, sys
+import json, linecache, sys
+from desktop_app.ui import app  # first, as in the app: ui/__init__ imports PySide6
 from PySide6.QtCore import QTimer
-from desktop_app.ui import app
 
 def record(event):
     loaded = {{name: name in sys.modules for name in {WATCHED!r}}}
-    print(json.dumps({{"event": event, "loaded": loaded}}), flush=True)
+    # Source lines kept for the app's modules and asyncio's (PySide's per-import scan; ui/sourcescan.py).
+    sources = [path for path in linecache.cache if "/asyncio/" in path or "/desktop_app/" in path]
+    print(json.dumps({{"event": event, "loaded": loaded, "sources": sources}}), flush=True)
 
 init = app.Controller.__init__
 
@@ -137,6 +139,7 @@ def test_first_paint_comes_before_the_heavy_modules_in_the_real_start_up(tmp_pat
         assert events[3]["loaded"]["desktop_app.core.vault"]
         idle = {name: events[4]["loaded"][name] for name in IDLE_ABSENT}
         assert idle == dict.fromkeys(IDLE_ABSENT, False), "loaded with no account due"
+        assert events[4]["sources"] == [], "source lines kept in memory"
 
         # The agent came up after the first paint and answers `tokendesk token` (this account has no tokens):
         # the token request reads the keychain, which loads its modules now.
