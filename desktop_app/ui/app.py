@@ -210,13 +210,12 @@ class Controller(QObject):
         if self.bridge is not None:
             self.bridge.wake()
 
-    def watch_network_when_needed(self) -> None:
-        """Watch the network once an account is offline: until then there is nothing for its return to wake, and
-        Qt's reachability backend (on Linux NetworkManager's, over QtDBus) costs about 3.7 MiB."""
-        if any(record.offline for record in self.model.records()):
-            self.watch_network()
-
     def _watch_network_if_offline(self, record: AccountRecord) -> None:
+        """Watch the network once a refresh in this run found it down: until then there is nothing for its return
+        to wake, and Qt's reachability backend (on Linux NetworkManager's, over QtDBus) costs 3.7-6.5 MiB. An
+        account an earlier run left offline needs no watch to be retried: its retry_at is at most
+        RefreshPolicy.offline_cap_s after that failure (already past after any longer pause), and if that retry
+        finds the network down, the watch starts then."""
         if record.offline:
             self.watch_network()
 

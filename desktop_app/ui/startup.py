@@ -66,9 +66,8 @@ def after_first_paint(controller: Controller) -> None:
     """What start-up defers past the first paint; call with the asyncio loop set (it runs these on its first turn).
 
     The service's creation starts the keychain probe, the engine (due accounts refresh; httpx loads with the
-    first request) and the agent socket; the tray menu gets its one action per account; the network is
-    watched once an account is offline."""
+    first request) and the agent socket; the tray menu gets its one action per account. The network is
+    watched once a refresh finds it down (Controller._watch_network_if_offline)."""
     controller.tray.release_menu()
     controller.tray.start_sending()
     controller.load_service_soon()
-    controller.watch_network_when_needed()
