@@ -42,3 +42,16 @@ def test_another_process_write_is_read_and_kept(tmp_path: Path) -> None:
     other.update("a", lambda r: replace(r, failures=5))
     mine.update("b", lambda r: replace(r, failures=1))  # must not write back its stale text for "a"
     assert {r.id: r.failures for r in AccountStore(tmp_path / "accounts.json").all()} == {"a": 5, "b": 1}
+
+
+def test_records_with_equal_providers_share_one_spec(tmp_path: Path) -> None:
+    """Read from the file: one ProviderSpec per distinct provider; the same token endpoint with another field
+    (a tenant's own scopes, say) is another provider."""
+    other = replace(SPEC, default_scopes=("openid", "other"))
+    assert other.token_endpoint == SPEC.token_endpoint and other != SPEC
+    store = AccountStore(tmp_path / "accounts.json")
+    for i, spec in enumerate((SPEC, other, SPEC, other, SPEC)):
+        store.add(AccountRecord(id=f"id{i}", name=f"A{i}", provider=spec, client_id="c", scopes=(), created_at=i))
+    records = AccountStore(tmp_path / "accounts.json").all()
+    assert [r.provider for r in records] == [SPEC, other, SPEC, other, SPEC]
+    assert len({id(r.provider) for r in records}) == 2
