@@ -319,14 +319,18 @@ def test_other_failures_print_one_line(cli: Cli, oidc_provider: OidcProvider) ->
 def test_log_level_from_the_environment(
     connected: Cli, oidc_provider: OidcProvider, level: str | None, debug_lines: bool
 ) -> None:
+    log = connected.home / "state" / "tokendesk" / "log" / "tokendesk.log"
+    before = log.read_text() if log.exists() else None
     env = {"TOKENDESK_LOG_LEVEL": level} if level else {}
     proc = connected.run("refresh", "Fails", extra_env=env)
     assert proc.returncode == 0, proc.stderr
     assert (" DEBUG " in proc.stderr) is debug_lines
+    after = log.read_text() if log.exists() else None
     if level is None:
         assert proc.stderr == ""  # the default, WARNING, says nothing on success
-    log = (connected.home / "state" / "tokendesk" / "log" / "tokendesk.log").read_text()
-    assert (" DEBUG " in log) is debug_lines
+        assert after == before  # nor writes (or makes) the log file
+    else:
+        assert after is not None and (" DEBUG " in after[len(before or "") :]) is debug_lines
 
 
 # --- presets: what the provider would see -------------------------------------------------------------------
