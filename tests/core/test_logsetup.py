@@ -1,6 +1,8 @@
 import logging
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,24 +48,31 @@ def test_filter_scrubs_arguments_and_tracebacks(tmp_path: Path) -> None:
     assert "tb-secret-0123456789" not in rendered and "boom" in rendered
 
 
-def test_configure_logging_writes_private_redacted_file(tmp_path: Path) -> None:
-    log_file = tmp_path / "logs" / "tokendesk.log"
+@contextmanager
+def _configured(log_file: Path, level: str) -> Iterator[None]:
+    """configure_logging for one test; the root logger's handlers and level as they were afterwards."""
     root = logging.getLogger()
-    before = list(root.handlers), root.level
+    level_before = root.level
     try:
-        configure_logging(log_file, level="DEBUG")
-        logging.getLogger("t").debug("token %s", Secret("file-secret-0123456789").reveal())
-        for h in root.handlers:
-            h.flush()
-        text = log_file.read_text()
-        assert "file-secret" not in text and REDACTED in text
-        assert (log_file.stat().st_mode & 0o777) == 0o600
+        configure_logging(log_file, level=level)
+        yield
     finally:
         for h in list(root.handlers):
             if getattr(h, "_tokendesk", False):
                 root.removeHandler(h)
                 h.close()
-        root.setLevel(before[1])
+        root.setLevel(level_before)
+
+
+def test_configure_logging_writes_private_redacted_file(tmp_path: Path) -> None:
+    log_file = tmp_path / "logs" / "tokendesk.log"
+    with _configured(log_file, "DEBUG"):
+        logging.getLogger("t").debug("token %s", Secret("file-secret-0123456789").reveal())
+        for h in logging.getLogger().handlers:
+            h.flush()
+        text = log_file.read_text()
+        assert "file-secret" not in text and REDACTED in text
+        assert (log_file.stat().st_mode & 0o777) == 0o600
 
 
 def test_the_file_is_made_with_the_first_record_only(tmp_path: Path) -> None:
@@ -88,18 +97,9 @@ def test_the_file_is_made_with_the_first_record_only(tmp_path: Path) -> None:
 
 def test_a_file_that_cannot_be_made_leaves_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "logs").write_text("a file where the folder should be")
-    root = logging.getLogger()
-    before = list(root.handlers), root.level
-    try:
-        configure_logging(tmp_path / "logs" / "tokendesk.log", level="INFO")
+    with _configured(tmp_path / "logs" / "tokendesk.log", "INFO"):
         logging.getLogger("t").warning("first")
         logging.getLogger("t").warning("second")
-    finally:
-        for h in list(root.handlers):
-            if getattr(h, "_tokendesk", False):
-                root.removeHandler(h)
-                h.close()
-        root.setLevel(before[1])
     err = capsys.readouterr().err
     assert "first" in err and "second" in err
     assert (tmp_path / "logs").read_text() == "a file where the folder should be"
