@@ -35,27 +35,37 @@ from bench._util import verdict
 from bench.gui import records
 from desktop_app.core.accounts import AccountRecord, AccountStore
 
-EMPTY_WINDOW = """
-import sys
-from PySide6.QtWidgets import QApplication, QWidget
-class W(QWidget):
+# The floors' window class: says "painted" on its first paint, as the app's probe mode does.
+PAINTED_ONCE = """
+class W({base}):
     done = False
     def paintEvent(self, event):
         super().paintEvent(event)
         if not W.done:
             W.done = True
             print("painted", flush=True)
+"""
+
+EMPTY_WINDOW = (
+    """
+import sys
+from PySide6.QtWidgets import QApplication, QWidget
+"""
+    + PAINTED_ONCE.format(base="QWidget")
+    + """
 app = QApplication(sys.argv)
 w = W()
 w.resize(800, 600)
 w.show()
 app.exec()
 """
+)
 
 # A second floor, shown beside the first: the Qt half of Tokendesk's window with none of the app's code (the same
 # classes imported and touched: the Qt namespace, a main window, a stacked page with a list view and a styled
 # delegate over an empty model, the tray's classes). What it costs over the empty window is PySide's, not ours.
-QT_WIDGETS_ONLY = """
+QT_WIDGETS_ONLY = (
+    """
 import sys
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QColor, QFont, QFontMetrics, QIcon, QKeySequence, QPainter, QPalette
@@ -72,13 +82,9 @@ class Model(QAbstractListModel):
 class Delegate(QStyledItemDelegate):
     def sizeHint(self, option, index):
         return QSize(320, 56)
-class W(QMainWindow):
-    done = False
-    def paintEvent(self, event):
-        super().paintEvent(event)
-        if not W.done:
-            W.done = True
-            print("painted", flush=True)
+"""
+    + PAINTED_ONCE.format(base="QMainWindow")
+    + """
 app = QApplication(sys.argv)
 w = W()
 w.resize(760, 500)
@@ -104,6 +110,7 @@ w.setStatusBar(QStatusBar())
 w.show()
 app.exec()
 """
+)
 
 
 def first_paint_ms(argv: list[str], env: dict[str, str], marker: str) -> float:
