@@ -13,7 +13,7 @@ import os
 import socket
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QDir, QObject, QSocketNotifier, Signal
+from PySide6.QtCore import QDir, QObject, QSocketNotifier, QTimer, Signal
 
 from desktop_app.core import digest
 
@@ -36,6 +36,47 @@ def instance_name() -> str:
     return f"{APP_ID}-{user}"
 
 
+class _Knock(QObject):
+    """One second start's connection, read when its bytes arrive: never a blocking read on the GUI thread, so a
+    client that connects and says nothing costs the window nothing. Dropped after CONNECT_TIMEOUT_MS."""
+
+    done = Signal(object, bool)  # this knock, and whether it asked to activate
+
+    def __init__(self, client: socket.socket, parent: QObject) -> None:
+        super().__init__(parent)
+        client.setblocking(False)
+        self._client: socket.socket | None = client
+        self._data = b""
+        self._notifier = QSocketNotifier(client.fileno(), QSocketNotifier.Type.Read, self)
+        self._notifier.activated.connect(self.read)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.finish)
+        self._timer.start(CONNECT_TIMEOUT_MS)
+
+    def read(self) -> None:
+        if self._client is None:
+            return
+        try:
+            chunk = self._client.recv(len(ACTIVATE))
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        self._data += chunk
+        if not chunk or self._data.endswith(b"\n") or len(self._data) >= len(ACTIVATE):
+            self.finish()
+
+    def finish(self) -> None:
+        if self._client is None:
+            return
+        self._timer.stop()
+        self._notifier.setEnabled(False)
+        self._client.close()
+        self._client = None
+        self.done.emit(self, self._data.startswith(ACTIVATE.strip()))
+
+
 class SingleInstance(QObject):
     activated = Signal()
 
@@ -47,6 +88,7 @@ class SingleInstance(QObject):
         self._sockets: list[QLocalSocket] = []  # owned by the server; kept until read
         self._listening: socket.socket | None = None
         self._notifier: QSocketNotifier | None = None
+        self._knocks: set[_Knock] = set()
 
     def notify_running(self) -> bool:
         """True if another instance answered (and was asked to come to the front)."""
@@ -94,19 +136,20 @@ class SingleInstance(QObject):
                 client, _ = self._listening.accept()
             except OSError:  # BlockingIOError: none left
                 return
-            # A second start writes at once after connecting, then leaves: a short blocking read, not a
-            # notifier per client.
-            client.settimeout(CONNECT_TIMEOUT_MS / 1000)
-            try:
-                data = client.recv(64)
-            except OSError:
-                data = b""
-            finally:
-                client.close()
-            if data.startswith(ACTIVATE.strip()):
-                self.activated.emit()
+            knock = _Knock(client, self)
+            knock.done.connect(self._knocked)
+            self._knocks.add(knock)
+            knock.read()  # a second start writes at once: its bytes are usually here already
+
+    def _knocked(self, knock: _Knock, activate: bool) -> None:
+        self._knocks.discard(knock)
+        knock.deleteLater()
+        if activate:
+            self.activated.emit()
 
     def close(self) -> None:
+        for knock in list(self._knocks):
+            knock.finish()
         if self._notifier is not None:
             self._notifier.setEnabled(False)
             self._notifier.deleteLater()

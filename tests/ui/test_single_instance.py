@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from desktop_app.ui.single_instance import SingleInstance, instance_name
+import pytest
+
+from desktop_app.ui.single_instance import CONNECT_TIMEOUT_MS, SingleInstance, instance_name
 
 
 def test_second_start_activates_the_first(qtbot: Any, tmp_path: Path) -> None:
@@ -84,3 +87,30 @@ def test_an_instance_using_qlocalserver_and_this_one_find_each_other(qtbot: Any,
     knock.disconnectFromServer()
     new.close()
     assert not Path(name).exists(), "the socket file goes with the instance"
+
+
+def test_a_silent_client_holds_up_nothing(qtbot: Any, tmp_path: Path) -> None:
+    """A connection that says nothing is read when (if) its bytes arrive: a second start right after it is
+    answered while the silent one is still connected, and the silent one is dropped after CONNECT_TIMEOUT_MS."""
+    name = str(tmp_path / "instance.sock")
+    first = SingleInstance(name)
+    assert first.listen()
+    silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        silent.connect(name)
+        with qtbot.waitSignal(first.activated, timeout=3000):
+            assert SingleInstance(name).notify_running()
+        silent.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            silent.recv(1)  # still open: the answer to the second start did not wait for it
+
+        def dropped() -> bool:
+            try:
+                return silent.recv(1) == b""
+            except BlockingIOError:
+                return False
+
+        qtbot.waitUntil(dropped, timeout=CONNECT_TIMEOUT_MS + 5000)
+    finally:
+        silent.close()
+        first.close()
