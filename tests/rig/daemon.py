@@ -10,9 +10,11 @@ from __future__ import annotations
 import ctypes
 import os
 import selectors
+import shutil
 import signal
 import socketserver
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -139,6 +141,34 @@ class RigPiece:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class ProcessPiece(RigPiece):
+    """A rig piece that is one process with a temp dir of its own: a subclass starts it in `launch`; a failed
+    start and stop() end the process and remove the dir."""
+
+    tmp_prefix = "tokendesk-rig-"
+    _tmp: Path | None = None
+    _proc: subprocess.Popen[bytes] | None = None
+
+    def launch(self, tmp: Path) -> subprocess.Popen[bytes]:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        self._tmp = Path(tempfile.mkdtemp(prefix=self.tmp_prefix))
+        try:
+            self._proc = self.launch(self._tmp)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        stop(self._proc)
+        self._proc = None
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
 
 
 class ServerThread:

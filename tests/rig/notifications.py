@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,38 +21,26 @@ from jeepney.bus_messages import message_bus
 from jeepney.io.threading import DBusConnection, open_dbus_connection
 
 from tests.rig import daemon
-from tests.rig.daemon import START_TIMEOUT, RigPiece
+from tests.rig.daemon import START_TIMEOUT, ProcessPiece, RigPiece
 
 NAME = "org.freedesktop.Notifications"
 PATH = "/org/freedesktop/Notifications"
 NOTIFY_SIGNATURE = "susssasa{sv}i"
 
 
-class PrivateBus(RigPiece):
+class PrivateBus(ProcessPiece):
     """A dbus-daemon of its own in a temp dir; `address` is what DBUS_SESSION_BUS_ADDRESS would hold."""
+
+    tmp_prefix = "tokendesk-bus-"
 
     def __init__(self) -> None:
         self.address = ""
-        self._tmp: Path | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> Self:
+    def launch(self, tmp: Path) -> subprocess.Popen[bytes]:
         if shutil.which("dbus-daemon") is None:
             raise RuntimeError("dbus-daemon not found; run `scripts/bootstrap test`")
-        self._tmp = Path(tempfile.mkdtemp(prefix="tokendesk-bus-"))
-        try:
-            self._proc, self.address = daemon.dbus_daemon(self._tmp)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def stop(self) -> None:
-        daemon.stop(self._proc)
-        self._proc = None
-        if self._tmp is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-            self._tmp = None
+        proc, self.address = daemon.dbus_daemon(tmp)
+        return proc
 
 
 @dataclass(frozen=True)

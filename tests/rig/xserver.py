@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Self, TypeVar
 
 from tests.rig import daemon
-from tests.rig.daemon import START_TIMEOUT, DaemonError, RigPiece
+from tests.rig.daemon import START_TIMEOUT, DaemonError, ProcessPiece, RigPiece
 
 T = TypeVar("T")
 TRAY_SELECTION = "_NET_SYSTEM_TRAY_S0"
@@ -129,14 +129,14 @@ def wait_for(check: Callable[[], T | None], what: str, timeout_s: float = START_
         time.sleep(0.05)  # a poll interval, not a wait for something to happen
 
 
-class Xvfb(RigPiece):
+class Xvfb(ProcessPiece):
     """A virtual screen on a display number the server picks itself (-displayfd): no guessing a free one."""
+
+    tmp_prefix = "tokendesk-x-"
 
     def __init__(self, width: int = 1024, height: int = 768) -> None:
         self.width, self.height = width, height
         self.display = ""
-        self._tmp: Path | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -146,32 +146,24 @@ class Xvfb(RigPiece):
         # UTF-8: xwininfo prints titles in the locale's charset ("—" fails in C's ASCII).
         return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8", **self.env}
 
-    def start(self) -> Self:
+    def launch(self, tmp: Path) -> subprocess.Popen[bytes]:
         for tool in ("Xvfb", "xwininfo", "xdotool"):
             if shutil.which(tool) is None:
                 raise XError(f"{tool} not found; run `scripts/bootstrap test`")
-        self._tmp = Path(tempfile.mkdtemp(prefix="tokendesk-x-"))
-        log = self._tmp / "xvfb.log"
+        log = tmp / "xvfb.log"
         # -noreset: by default the server resets when its last client leaves, and refuses connections meanwhile
         # (each xwininfo before the app connects would be such a last client).
         screen = f"{self.width}x{self.height}x24"
         argv = ["Xvfb", "-displayfd", "1", "-screen", "0", screen, "-nolisten", "tcp", "-noreset"]
+        with log.open("wb") as out:
+            proc = daemon.spawn(argv, stderr=out)
         try:
-            with log.open("wb") as out:
-                self._proc = daemon.spawn(argv, stderr=out)
             # Xvfb writes the display number once it accepts connections.
-            self.display = ":" + daemon.read_line(self._proc, START_TIMEOUT, "Xvfb", daemon.file_text(log))
+            self.display = ":" + daemon.read_line(proc, START_TIMEOUT, "Xvfb", daemon.file_text(log))
         except BaseException:
-            self.stop()
+            daemon.stop(proc)
             raise
-        return self
-
-    def stop(self) -> None:
-        daemon.stop(self._proc)
-        self._proc = None
-        if self._tmp is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-            self._tmp = None
+        return proc
 
     def run(self, *argv: str) -> str:
         """An X tool's output on this display."""
