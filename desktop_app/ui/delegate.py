@@ -75,9 +75,10 @@ def paint_pill(painter: QPainter, rect: QRect, text: str, icon_name: str, tone: 
     painter.setBrush(bg)
     radius = rect.height() / 2
     painter.drawRoundedRect(QRectF(rect), radius, radius)
-    icon = icons.state_icon(icon_name, fg)
+    device = painter.device()
+    dpr = device.devicePixelRatioF() if device is not None else 1.0
     icon_rect = QRect(rect.left() + PILL_PAD_PX, rect.center().y() - PILL_ICON_PX // 2 + 1, PILL_ICON_PX, PILL_ICON_PX)
-    icon.paint(painter, icon_rect)
+    painter.drawPixmap(icon_rect, icons.state_pixmap(icon_name, fg, PILL_ICON_PX, dpr))
     painter.setPen(fg)
     painter.setFont(badge_font(painter.font()))
     text_rect = rect.adjusted(PILL_PAD_PX + PILL_ICON_PX + 6, 0, -PILL_PAD_PX + 2, 0)

@@ -8,8 +8,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QPointF, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QIcon, QIconEngine, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtCore import QByteArray, QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPainterPath, QPen, QPixmap
 
 from desktop_app.core import digest
 
@@ -89,68 +89,48 @@ def _draw_app(p: QPainter, s: float) -> None:
     p.drawLine(QPointF(0.72 * s, 0.5 * s), QPointF(0.72 * s, 0.64 * s))
 
 
-def state_icon(name: str, color: QColor) -> QIcon:
-    """The badge icon for a state's icon name (badges.Look.icon), its glyph painted in `color` when the
-    SVG cannot be loaded."""
-    key = f"state:{name}:{color.name()}"
-    if key not in _cache:
-        icon = _tinted_svg(f"icons/states/{name}.svg", color)
-        glyph = GLYPHS.get(name, Glyph.ALERT)
-        _cache[key] = icon or _painted(lambda p, s: _draw_glyph(p, s, glyph, color))
-    return _cache[key]
-
-
-class _TintedSvg(QIconEngine):
-    """A symbolic (one-colour) SVG recoloured to `color`, rendered at each size it is asked for, once: a badge
-    needs one size of the seven an icon of pixmaps would render up front (about 2 ms per state and colour before
-    the first paint), and gets it sharp at fractional scale factors too instead of scaled from the nearest."""
-
-    def __init__(self, renderer: Any, color: QColor) -> None:
-        super().__init__()
-        self._renderer = renderer
-        self._color = QColor(color)
-        self._pixmaps: dict[tuple[int, int], QPixmap] = {}
-
-    def pixmap(self, size: QSize, mode: QIcon.Mode, state: QIcon.State) -> QPixmap:
-        key = (size.width(), size.height())
-        if key not in self._pixmaps:
-            pm = QPixmap(size)
-            pm.fill(Qt.GlobalColor.transparent)
-            with _painter(pm) as p:
-                self._renderer.render(p, QRectF(0, 0, size.width(), size.height()))
+def state_pixmap(name: str, color: QColor, size_px: int, dpr: float) -> QPixmap:
+    """The badge glyph for a state's icon name (badges.Look.icon) in `color`, `size_px` logical pixels square at
+    device pixel ratio `dpr`: the state's symbolic SVG recoloured (its glyph painted when the SVG cannot be
+    loaded), rendered at exactly that size once. A badge needs one size; an icon of pixmaps rendered seven up
+    front (about 2 ms per state and colour before the first paint) and scaled the nearest at fractional scale
+    factors."""
+    key = (name, color.name(QColor.NameFormat.HexArgb), size_px, dpr)
+    if key not in _state_pixmaps:
+        device = max(1, round(size_px * dpr))
+        pm = QPixmap(device, device)
+        pm.fill(Qt.GlobalColor.transparent)
+        renderer = _state_svg(name)
+        with _painter(pm) as p:
+            if renderer is not None:
+                renderer.render(p, QRectF(0, 0, device, device))
                 p.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceIn)
-                p.fillRect(QRectF(0, 0, size.width(), size.height()), self._color)
-            self._pixmaps[key] = pm
-        return QPixmap(self._pixmaps[key])
-
-    def paint(self, painter: QPainter, rect: QRect, mode: QIcon.Mode, state: QIcon.State) -> None:
-        device = painter.device()
-        dpr = device.devicePixelRatioF() if device is not None else 1.0
-        pm = self.pixmap(QSize(round(rect.width() * dpr), round(rect.height() * dpr)), mode, state)
+                p.fillRect(QRectF(0, 0, device, device), color)
+            else:
+                _draw_glyph(p, float(device), GLYPHS.get(name, Glyph.ALERT), color)
         pm.setDevicePixelRatio(dpr)
-        painter.drawPixmap(rect, pm)
-
-    def availableSizes(self, mode: QIcon.Mode = QIcon.Mode.Normal, state: QIcon.State = QIcon.State.Off) -> list[QSize]:
-        return [QSize(size, size) for size in _SIZES_PX]
-
-    def clone(self) -> QIconEngine:
-        return _TintedSvg(self._renderer, self._color)
+        _state_pixmaps[key] = pm
+    return _state_pixmaps[key]
 
 
-def _tinted_svg(relative: str, color: QColor) -> QIcon | None:
-    """A symbolic (one-colour) SVG recoloured to `color`, so badges follow the palette."""
-    from PySide6.QtSvg import QSvgRenderer  # here: a window without accounts paints without QtSvg
+_state_pixmaps: dict[tuple[str, str, int, float], QPixmap] = {}
+_state_renderers: dict[str, Any] = {}
 
-    try:
-        item = resources.files("desktop_app.resources").joinpath(relative)
-        if not item.is_file():
-            return None
-        renderer = QSvgRenderer(QByteArray(item.read_bytes()))
-    except (OSError, ModuleNotFoundError):
-        return None
-    if not renderer.isValid():
-        return None
-    return QIcon(_TintedSvg(renderer, color))
+
+def _state_svg(name: str) -> Any:
+    """The state's SVG as a QSvgRenderer, or None when it cannot be loaded."""
+    if name not in _state_renderers:
+        from PySide6.QtSvg import QSvgRenderer  # here: a window without accounts paints without QtSvg
+
+        renderer = None
+        try:
+            item = resources.files("desktop_app.resources").joinpath(f"icons/states/{name}.svg")
+            if item.is_file():
+                renderer = QSvgRenderer(QByteArray(item.read_bytes()))
+        except (OSError, ModuleNotFoundError) as exc:
+            log.debug("state icon %s unavailable: %s", name, exc)
+        _state_renderers[name] = renderer if renderer is not None and renderer.isValid() else None
+    return _state_renderers[name]
 
 
 def _pen(color: QColor, s: float) -> QPen:

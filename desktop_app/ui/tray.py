@@ -41,9 +41,8 @@ def _tray_icon(worst: Badge | None) -> QIcon:
             p.setBrush(QColor("white"))
             p.setPen(QColor("white"))
             p.drawEllipse(int(size - half), int(size - half), int(half), int(half))
-            icons.state_icon(worst.icon, color).paint(
-                p, int(size - half) + 1, int(size - half) + 1, int(half) - 2, int(half) - 2
-            )
+            glyph = icons.state_pixmap(worst.icon, color, int(half) - 2, pm.devicePixelRatio())
+            p.drawPixmap(int(size - half) + 1, int(size - half) + 1, glyph)
         out.addPixmap(pm)
     return out
 

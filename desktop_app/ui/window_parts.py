@@ -103,7 +103,7 @@ class Banner(QFrame):
 
     def show_text(self, text: str, icon_name: str = "retrying") -> None:
         fg, _ = tone_colors(Tone.MUTED, self.palette())
-        self.icon.setPixmap(icons.state_icon(icon_name, fg).pixmap(16, 16))
+        self.icon.setPixmap(icons.state_pixmap(icon_name, fg, 16, self.devicePixelRatioF()))
         self.label.setText(text)
         self.setAccessibleName(text)
         self.show()
