@@ -16,7 +16,7 @@ from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QApplication
 
-from desktop_app.core.accounts import AccountRecord, AccountStore
+from desktop_app.core.accounts import AccountRecord, AccountState, AccountStore
 from desktop_app.core.errors import StoreError
 from desktop_app.core.paths import AppPaths
 
@@ -215,8 +215,9 @@ class Controller(QObject):
         to wake, and Qt's reachability backend (on Linux NetworkManager's, over QtDBus) costs 3.7-6.5 MiB. An
         account an earlier run left offline needs no watch to be retried: its retry_at is at most
         RefreshPolicy.offline_cap_s after that failure (already past after any longer pause), and if that retry
-        finds the network down, the watch starts then."""
-        if record.offline:
+        finds the network down, the watch starts then. A refresh starting keeps the earlier mark (REFRESHING with
+        offline still set): that is not this run's verdict yet."""
+        if record.offline and record.state is not AccountState.REFRESHING:
             self.watch_network()
 
     def watch_network(self) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from PySide6.QtNetwork import QNetworkInformation
 
-from desktop_app.core.accounts import AccountStore
+from desktop_app.core.accounts import AccountState, AccountStore
 from desktop_app.core.events import AccountChanged
 from desktop_app.core.paths import AppPaths
 from desktop_app.ui import startup
@@ -65,8 +65,19 @@ def test_an_account_left_offline_by_an_earlier_run_waits_for_this_runs_verdict(
         startup.after_first_paint(controller)
         qloop.run_until_complete(until(lambda: fake.engine.running, what="the engine to start"))
         assert loads == []
-        fake.bus.emit(AccountChanged(make_record(2, offline=True, failures=2)))
+        # The retry starts: the engine's REFRESH_STARTED keeps the earlier run's mark while it runs.
+        fake.bus.emit(AccountChanged(make_record(2, offline=True, state=AccountState.REFRESHING)))
+        qloop.run_until_complete(
+            until(lambda: _state(controller, "acct2") is AccountState.REFRESHING, what="the retry shown")
+        )
+        assert loads == [], "a retry starting is no verdict yet"
+        fake.bus.emit(AccountChanged(make_record(2, offline=True, failures=2, state=AccountState.RETRYING)))
         qloop.run_until_complete(until(lambda: loads == [True], what="the network watch"))
     finally:
         del controller.load_service_soon  # the lambda holds the controller
         qloop.run_until_complete(controller.aclose())
+
+
+def _state(controller: Any, account_id: str) -> AccountState | None:
+    record = controller.model.record(account_id)
+    return None if record is None else record.state
