@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 CONNECT_TIMEOUT_MS = 500
+MAX_PENDING = 16  # connections read at once; more wait in the listen backlog until one is done
 ACTIVATE = b"activate\n"
 _POSIX = os.name == "posix"
 
@@ -131,25 +132,40 @@ class SingleInstance(QObject):
         return True
 
     def _accept(self) -> None:
-        while self._listening is not None:
+        while self._listening is not None and len(self._knocks) < MAX_PENDING:
             try:
                 client, _ = self._listening.accept()
-            except OSError:  # BlockingIOError: none left
+            except BlockingIOError:  # none left
+                return
+            except OSError:
+                # Out of file descriptors (EMFILE, ENFILE): the socket stays readable, so waiting for the
+                # notifier again would spin. Pause until the pending knocks have given theirs back.
+                self._accepting(False)
+                QTimer.singleShot(CONNECT_TIMEOUT_MS, self, lambda: self._accepting(True))
                 return
             knock = _Knock(client, self)
             knock.done.connect(self._knocked)
             self._knocks.add(knock)
             knock.read()  # a second start writes at once: its bytes are usually here already
+        self._accepting(len(self._knocks) < MAX_PENDING)
+
+    def _accepting(self, on: bool) -> None:
+        if self._notifier is not None:
+            self._notifier.setEnabled(on)
 
     def _knocked(self, knock: _Knock, activate: bool) -> None:
         self._knocks.discard(knock)
         knock.deleteLater()
+        self._accepting(True)
         if activate:
             self.activated.emit()
 
     def close(self) -> None:
-        for knock in list(self._knocks):
+        for knock in list(self._knocks):  # an app that quits raises no window: finish them unheard
+            knock.done.disconnect(self._knocked)
             knock.finish()
+            knock.deleteLater()
+        self._knocks.clear()
         if self._notifier is not None:
             self._notifier.setEnabled(False)
             self._notifier.deleteLater()

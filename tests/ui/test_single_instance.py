@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import QTimer
 
-from desktop_app.ui.single_instance import CONNECT_TIMEOUT_MS, SingleInstance, instance_name
+from desktop_app.ui.single_instance import ACTIVATE, CONNECT_TIMEOUT_MS, MAX_PENDING, SingleInstance, instance_name
 
 
 def test_second_start_activates_the_first(qtbot: Any, tmp_path: Path) -> None:
@@ -113,4 +114,55 @@ def test_a_silent_client_holds_up_nothing(qtbot: Any, tmp_path: Path) -> None:
         qtbot.waitUntil(dropped, timeout=CONNECT_TIMEOUT_MS + 5000)
     finally:
         silent.close()
+        first.close()
+
+
+def test_closing_raises_no_window_for_a_knock_still_pending(qtbot: Any, tmp_path: Path) -> None:
+    name = str(tmp_path / "instance.sock")
+    first = SingleInstance(name)
+    assert first.listen()
+    late = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        late.connect(name)
+        late.sendall(ACTIVATE.strip())  # not finished: no newline yet
+        qtbot.waitUntil(lambda: len(first._knocks) == 1 and first._knocks.copy().pop()._data != b"", timeout=3000)
+        fired: list[bool] = []
+        first.activated.connect(lambda: fired.append(True))
+        first.close()
+        assert fired == []
+    finally:
+        late.close()
+
+
+def test_a_crowd_of_silent_clients_is_read_a_few_at_a_time(qtbot: Any, tmp_path: Path) -> None:
+    """At most MAX_PENDING connections hold a descriptor here at once; the others wait in the backlog and are
+    served as those are dropped, down to a second start that talks."""
+    name = str(tmp_path / "instance.sock")
+    first = SingleInstance(name)
+    assert first.listen()
+    crowd: list[socket.socket] = []
+    most = 0
+
+    def count() -> None:
+        nonlocal most
+        most = max(most, len(first._knocks))
+
+    timer = QTimer()
+    timer.timeout.connect(count)
+    timer.start(5)
+    try:
+        for i in range(MAX_PENDING + 4):
+            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            client.connect(name)  # the listen backlog (8) holds the four that are not read yet
+            crowd.append(client)
+            if i < MAX_PENDING:
+                qtbot.waitUntil(lambda n=i + 1: len(first._knocks) == n, timeout=3000)
+        with qtbot.waitSignal(first.activated, timeout=3 * CONNECT_TIMEOUT_MS + 5000):
+            talker = SingleInstance(name)
+            assert talker.notify_running()
+        assert most == MAX_PENDING
+    finally:
+        timer.stop()
+        for client in crowd:
+            client.close()
         first.close()
