@@ -6,6 +6,7 @@ import logging
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from .secrets import known_secrets
 
@@ -50,24 +51,21 @@ class FileWhenWritten(logging.Handler):
     before the app's first paint). A file that cannot be made (a read-only home) is given up for this run: stderr
     still gets everything."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_bytes: int = 1_000_000) -> None:
         super().__init__()
         self.path = path
+        self.max_bytes = max_bytes
         self._file: logging.Handler | None = None
         self._given_up = False
 
     def _open(self) -> logging.Handler | None:
         if self._file is None and not self._given_up:
-            import logging.handlers
-
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                 os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
                 os.chmod(self.path, 0o600)  # a file an older version made with the umask's mode
-                self._file = logging.handlers.RotatingFileHandler(
-                    self.path, maxBytes=1_000_000, backupCount=3, encoding="utf-8"
-                )
-            except OSError:
+                self._file = _private_rotating(self.path, self.max_bytes)
+            except (OSError, ImportError):  # ImportError: a record during the interpreter's shutdown
                 self._given_up = True
         return self._file
 
@@ -75,16 +73,33 @@ class FileWhenWritten(logging.Handler):
         file = self._open()
         if file is not None:
             file.setFormatter(self.formatter)
-            file.emit(record)
+            file.handle(record)  # under the file handler's own lock, which logging.shutdown() takes too
 
     def flush(self) -> None:
-        if self._file is not None:
-            self._file.flush()
+        with self.lock:  # type: ignore[union-attr]  # Handler.__init__ made it
+            if self._file is not None:
+                self._file.flush()
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
+        with self.lock:  # type: ignore[union-attr]
+            self._given_up = True  # a record after close is dropped, not a reopened file
+            if self._file is not None:
+                self._file.close()
+                self._file = None
         super().close()
+
+
+def _private_rotating(path: Path, max_bytes: int) -> logging.Handler:
+    import logging.handlers
+
+    class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+        """Makes each file after a rollover 0600 too (FileHandler opens with the umask's mode)."""
+
+        def _open(self) -> Any:
+            fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
+
+    return PrivateRotatingFileHandler(path, maxBytes=max_bytes, backupCount=3, encoding="utf-8")
 
 
 def configure_logging(log_file: Path | None, *, level: str | None = None) -> None:

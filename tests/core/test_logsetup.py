@@ -1,4 +1,5 @@
 import logging
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -117,3 +118,32 @@ def test_an_old_files_mode_is_narrowed(tmp_path: Path) -> None:
         handler.close()
     assert log_file.read_text() == "from an older version\nappended\n"
     assert (log_file.stat().st_mode & 0o777) == 0o600
+
+
+def test_every_file_after_a_rollover_is_private_too(tmp_path: Path) -> None:
+    log_file = tmp_path / "tokendesk.log"
+    handler = FileWhenWritten(log_file, max_bytes=200)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    old_umask = os.umask(0o022)
+    try:
+        for i in range(40):
+            handler.handle(
+                logging.LogRecord("t", logging.WARNING, __file__, 1, f"line {i:02d} " + "x" * 40, None, None)
+            )
+    finally:
+        os.umask(old_umask)
+        handler.close()
+    files = sorted(tmp_path.iterdir())
+    assert [f.name for f in files] == ["tokendesk.log", "tokendesk.log.1", "tokendesk.log.2", "tokendesk.log.3"]
+    assert {f.stat().st_mode & 0o777 for f in files} == {0o600}
+
+
+def test_a_record_after_close_is_dropped_not_a_reopened_file(tmp_path: Path) -> None:
+    """logging.shutdown() and configure_logging() close handlers that another thread may still log to."""
+    log_file = tmp_path / "tokendesk.log"
+    handler = FileWhenWritten(log_file)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.handle(logging.LogRecord("t", logging.WARNING, __file__, 1, "before close", None, None))
+    handler.close()
+    handler.handle(logging.LogRecord("t", logging.WARNING, __file__, 1, "after close", None, None))
+    assert log_file.read_text() == "before close\n"
