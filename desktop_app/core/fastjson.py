@@ -8,9 +8,10 @@ text); where `_json` is missing or its constructors do not take these arguments,
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # collections.abc would import collections: a cost the fast path does not pay
+TYPE_CHECKING = False  # collections.abc and typing would import more than the fast path pays for
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import NoReturn
 
 WHITESPACE = " \t\n\r"  # json.decoder.WHITESPACE
 _CONSTANTS = {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}
@@ -49,16 +50,30 @@ def _c_pair() -> tuple[Callable[[object], str], Callable[[str], object]] | None:
         return "".join(encoder()(obj, 0))
 
     def loads(text: str) -> object:
-        start = len(text) - len(text.lstrip(WHITESPACE))
+        # json.JSONDecoder.decode and json.loads' own check, step for step.
+        if text.startswith("\ufeff"):
+            _fail("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
         try:
-            obj, end = scan_once(text, start)
+            obj, end = scan_once(text, _skip_whitespace(text, 0))
         except StopIteration as exc:
-            raise ValueError(f"Expecting value at char {exc.value}") from None
-        if text[end:].strip(WHITESPACE):
-            raise ValueError(f"Extra data at char {end}")
+            _fail("Expecting value", text, exc.value)
+        end = _skip_whitespace(text, end)
+        if end != len(text):
+            _fail("Extra data", text, end)
         return obj
 
     return dumps, loads
+
+
+def _skip_whitespace(text: str, at: int) -> int:
+    rest = text[at:]
+    return at + len(rest) - len(rest.lstrip(WHITESPACE))
+
+
+def _fail(message: str, text: str, at: int) -> NoReturn:
+    from json import JSONDecodeError  # only a failure pays for json's imports
+
+    raise JSONDecodeError(message, text, at) from None
 
 
 def _py_pair() -> tuple[Callable[[object], str], Callable[[str], object]]:
