@@ -7,7 +7,7 @@ dropped at once; anything that is not a readable `.py` file still gets PySide's 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import PySide6  # noqa: F401  # publishes shiboken's feature module as sys.modules["__feature__"]
 
@@ -16,16 +16,17 @@ if TYPE_CHECKING:
     from types import ModuleType
 
 
-def _reading_bytes(pysides: Callable[[ModuleType], bool]) -> Callable[[ModuleType], bool]:
-    def uses_pyside(module: ModuleType) -> bool:
+def _reading_bytes(pysides: Callable[..., bool]) -> Callable[..., bool]:
+    def uses_pyside(module: ModuleType, *args: Any, **kwargs: Any) -> bool:
+        # Anything but the one-argument call this was written for is PySide's own to answer.
         path = getattr(module, "__file__", None)
-        if isinstance(path, str) and path.endswith(".py"):
+        if not args and not kwargs and isinstance(path, str) and path.endswith(".py"):
             try:
                 with open(path, "rb") as source:
                     return b"PySide6" in source.read()
             except OSError:
                 pass
-        return pysides(module)
+        return pysides(module, *args, **kwargs)
 
     uses_pyside.pysides = pysides  # type: ignore[attr-defined]
     return uses_pyside

@@ -55,3 +55,17 @@ def test_records_with_equal_providers_share_one_spec(tmp_path: Path) -> None:
     records = AccountStore(tmp_path / "accounts.json").all()
     assert [r.provider for r in records] == [SPEC, other, SPEC, other, SPEC]
     assert len({id(r.provider) for r in records}) == 2
+
+
+def test_a_provider_is_shared_only_with_its_equal_in_type_too(tmp_path: Path) -> None:
+    """1 == True in Python: a hand-edited `"requires_secret": 1` is not its neighbour's `true`."""
+    store = AccountStore(tmp_path / "accounts.json")
+    for i in range(2):
+        store.add(AccountRecord(id=f"id{i}", name=f"A{i}", provider=SPEC, client_id="c", scopes=(), created_at=i))
+    data = json.loads((tmp_path / "accounts.json").read_text())
+    provider = data["accounts"][1]["provider"]
+    flag = next(k for k, v in provider.items() if isinstance(v, bool))
+    provider[flag] = int(provider[flag])
+    (tmp_path / "accounts.json").write_text(json.dumps(data))
+    first, second = AccountStore(tmp_path / "accounts.json").all()
+    assert first.provider is not second.provider
