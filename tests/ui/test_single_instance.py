@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,15 +91,29 @@ def test_an_instance_using_qlocalserver_and_this_one_find_each_other(qtbot: Any,
     assert not Path(name).exists(), "the socket file goes with the instance"
 
 
-def test_a_silent_client_holds_up_nothing(qtbot: Any, tmp_path: Path) -> None:
-    """A connection that says nothing is read when (if) its bytes arrive: a second start right after it is
-    answered while the silent one is still connected, and the silent one is dropped after CONNECT_TIMEOUT_MS."""
+@pytest.fixture
+def listening(tmp_path: Path) -> Iterator[tuple[str, SingleInstance]]:
+    """A first instance listening at a socket path of its own: (path, instance)."""
     name = str(tmp_path / "instance.sock")
     first = SingleInstance(name)
     assert first.listen()
-    silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        silent.connect(name)
+        yield name, first
+    finally:
+        first.close()
+
+
+def _client(name: str) -> socket.socket:
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.connect(name)
+    return client
+
+
+def test_a_silent_client_holds_up_nothing(qtbot: Any, listening: tuple[str, SingleInstance]) -> None:
+    """A connection that says nothing is read when (if) its bytes arrive: a second start right after it is
+    answered while the silent one is still connected, and the silent one is dropped after CONNECT_TIMEOUT_MS."""
+    name, first = listening
+    with _client(name) as silent:
         with qtbot.waitSignal(first.activated, timeout=3000):
             assert SingleInstance(name).notify_running()
         silent.setblocking(False)
@@ -112,34 +127,23 @@ def test_a_silent_client_holds_up_nothing(qtbot: Any, tmp_path: Path) -> None:
                 return False
 
         qtbot.waitUntil(dropped, timeout=CONNECT_TIMEOUT_MS + 5000)
-    finally:
-        silent.close()
-        first.close()
 
 
-def test_closing_raises_no_window_for_a_knock_still_pending(qtbot: Any, tmp_path: Path) -> None:
-    name = str(tmp_path / "instance.sock")
-    first = SingleInstance(name)
-    assert first.listen()
-    late = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        late.connect(name)
+def test_closing_raises_no_window_for_a_knock_still_pending(qtbot: Any, listening: tuple[str, SingleInstance]) -> None:
+    name, first = listening
+    with _client(name) as late:
         late.sendall(ACTIVATE.strip())  # not finished: no newline yet
         qtbot.waitUntil(lambda: len(first._knocks) == 1 and first._knocks.copy().pop()._data != b"", timeout=3000)
         fired: list[bool] = []
         first.activated.connect(lambda: fired.append(True))
         first.close()
         assert fired == []
-    finally:
-        late.close()
 
 
-def test_a_crowd_of_silent_clients_is_read_a_few_at_a_time(qtbot: Any, tmp_path: Path) -> None:
+def test_a_crowd_of_silent_clients_is_read_a_few_at_a_time(qtbot: Any, listening: tuple[str, SingleInstance]) -> None:
     """At most MAX_PENDING connections hold a descriptor here at once; the others wait in the backlog and are
     served as those are dropped, down to a second start that talks."""
-    name = str(tmp_path / "instance.sock")
-    first = SingleInstance(name)
-    assert first.listen()
+    name, first = listening
     crowd: list[socket.socket] = []
     most = 0
 
@@ -152,17 +156,13 @@ def test_a_crowd_of_silent_clients_is_read_a_few_at_a_time(qtbot: Any, tmp_path:
     timer.start(5)
     try:
         for i in range(MAX_PENDING + 4):
-            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            client.connect(name)  # the listen backlog (8) holds the four that are not read yet
-            crowd.append(client)
+            crowd.append(_client(name))  # the listen backlog (8) holds the four that are not read yet
             if i < MAX_PENDING:
                 qtbot.waitUntil(lambda n=i + 1: len(first._knocks) == n, timeout=3000)
         with qtbot.waitSignal(first.activated, timeout=3 * CONNECT_TIMEOUT_MS + 5000):
-            talker = SingleInstance(name)
-            assert talker.notify_running()
+            assert SingleInstance(name).notify_running()
         assert most == MAX_PENDING
     finally:
         timer.stop()
         for client in crowd:
             client.close()
-        first.close()
