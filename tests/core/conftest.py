@@ -148,25 +148,43 @@ async def seed_account(
     return record
 
 
-@pytest_asyncio.fixture
-async def harness(paths: AppPaths, vault: Vault) -> AsyncIterator[Harness]:
-    clock = FakeClock()
-    endpoint = TokenEndpoint()
-    http = new_http_client(transport=httpx.MockTransport(endpoint.handle))
-    store = AccountStore(paths.accounts_file)
-    record = await seed_account(store, vault, clock.now(), access="at-initial-0001", refresh="rt-initial-0001")
-    bus = EventBus()
-    events: list[CoreEvent] = []
-    bus.subscribe(events.append)
+def make_engine(
+    paths: AppPaths,
+    store: AccountStore,
+    vault: Vault,
+    clock: FakeClock,
+    provider: Callable[[httpx.Request], Any],
+    *,
+    bus: EventBus | None = None,
+    owner: str | None = None,
+    **policy: Any,
+) -> tuple[RefreshEngine, httpx.AsyncClient]:
+    """An engine on the test's store and vault whose token endpoint is `provider` (MockTransport), no jitter;
+    `policy` sets other RefreshPolicy fields. Returns the HTTP client too, for the test to close."""
+    http = new_http_client(transport=httpx.MockTransport(provider))
     engine = RefreshEngine(
         store=store,
         vault=vault,
         http=http,
         clock=clock,
-        bus=bus,
+        bus=bus or EventBus(),
         lock_dir=paths.lock_dir,
-        policy=RefreshPolicy(max_jitter_s=0),
+        policy=RefreshPolicy(**{"max_jitter_s": 0, **policy}),
+        owner=owner,
     )
+    return engine, http
+
+
+@pytest_asyncio.fixture
+async def harness(paths: AppPaths, vault: Vault) -> AsyncIterator[Harness]:
+    clock = FakeClock()
+    endpoint = TokenEndpoint()
+    store = AccountStore(paths.accounts_file)
+    record = await seed_account(store, vault, clock.now(), access="at-initial-0001", refresh="rt-initial-0001")
+    bus = EventBus()
+    events: list[CoreEvent] = []
+    bus.subscribe(events.append)
+    engine, http = make_engine(paths, store, vault, clock, endpoint.handle, bus=bus)
     clock.advance(1)  # requests come after the tokens were issued
     yield Harness(engine, store, vault, clock, endpoint, record, events)
     await vault.delete(record.id)

@@ -23,15 +23,13 @@ import pytest
 import pytest_asyncio
 
 from desktop_app.core.accounts import AccountRecord, AccountStore
-from desktop_app.core.events import EventBus
-from desktop_app.core.oauth import new_http_client
 from desktop_app.core.paths import AppPaths
-from desktop_app.core.refresh import RefreshEngine, RefreshPolicy
+from desktop_app.core.refresh import RefreshEngine
 from desktop_app.core.secrets import Secret
 from desktop_app.core.tokens import TokenSet
 from desktop_app.core.vault import Vault
 from tests.clock import FakeClock
-from tests.core.conftest import memory_vault, ok, seed_account
+from tests.core.conftest import make_engine, memory_vault, ok, seed_account
 from tests.memory_keyring import MemoryKeyring
 
 
@@ -111,16 +109,7 @@ def start_process(
 ) -> Process:
     store = AccountStore(paths.accounts_file)
     vault = memory_vault(keychain, service)  # its own Vault (worker thread, cache) on the one shared keyring
-    http = new_http_client(transport=httpx.MockTransport(endpoint.handle))
-    engine = RefreshEngine(
-        store=store,
-        vault=vault,
-        http=http,
-        clock=clock,
-        bus=EventBus(),
-        lock_dir=paths.lock_dir,
-        policy=RefreshPolicy(max_jitter_s=0),
-    )
+    engine, http = make_engine(paths, store, vault, clock, endpoint.handle)
     return Process(engine, store, vault, http)
 
 

@@ -17,14 +17,12 @@ import pytest
 from desktop_app.core.accounts import AccountRecord, AccountState, AccountStore
 from desktop_app.core.errors import AccountNotFound, StoreError
 from desktop_app.core.events import AccountChanged, CoreEvent, EventBus
-from desktop_app.core.oauth import new_http_client
 from desktop_app.core.paths import AppPaths
 from desktop_app.core.plan import Plan
-from desktop_app.core.refresh import RefreshEngine, RefreshPolicy
 from desktop_app.core.vault import Vault
 from desktop_app.core.writes import WriteQueue
 from tests.clock import FakeClock
-from tests.core.conftest import SPEC, ok, seed_account
+from tests.core.conftest import SPEC, make_engine, ok, seed_account
 
 N = 12
 OWNER = "storm-test"
@@ -87,17 +85,7 @@ async def test_a_storm_writes_marks_together_and_no_request_leaves_before_its_ow
                 done.set()
 
     bus.subscribe(settle)
-    http = new_http_client(transport=httpx.MockTransport(provider))
-    engine = RefreshEngine(
-        store=store,
-        vault=vault,
-        http=http,
-        clock=clock,
-        bus=bus,
-        lock_dir=paths.lock_dir,
-        policy=RefreshPolicy(max_jitter_s=0, concurrency=N),
-        owner=OWNER,
-    )
+    engine, http = make_engine(paths, store, vault, clock, provider, bus=bus, owner=OWNER, concurrency=N)
     clock.advance(250)  # past every account's refresh point
     runner = asyncio.ensure_future(engine.run())
     try:
@@ -134,16 +122,7 @@ async def test_a_storm_re_plans_only_the_accounts_that_changed(paths: AppPaths, 
         sent.append(form["refresh_token"])
         return ok(f"new-{form['refresh_token']}", f"next-{form['refresh_token']}")
 
-    http = new_http_client(transport=httpx.MockTransport(provider))
-    engine = RefreshEngine(
-        store=store,
-        vault=vault,
-        http=http,
-        clock=clock,
-        bus=EventBus(),
-        lock_dir=paths.lock_dir,
-        policy=RefreshPolicy(max_jitter_s=0, concurrency=2),
-    )
+    engine, http = make_engine(paths, store, vault, clock, provider, concurrency=2)
     clock.advance(1)
     runner = asyncio.ensure_future(engine.run())
     try:
@@ -230,13 +209,13 @@ async def test_the_write_queue_fails_each_change_alone_and_a_failed_write_for_al
         raise StoreError("Cannot write accounts.json (injected).")
 
     store._write = refuse  # type: ignore[method-assign]
-    results = await asyncio.gather(
+    failed = await asyncio.gather(
         queue.update("a", lambda r: replace(r, failures=1)),
         queue.update("b", lambda r: replace(r, failures=1)),
         return_exceptions=True,
     )
     assert refused.is_set()
-    assert all(isinstance(r, StoreError) for r in results)
+    assert all(isinstance(r, StoreError) for r in failed)
     assert AccountStore(store.path).get("b").failures == 7  # nothing of the failed batch reached the file
 
 
