@@ -85,6 +85,18 @@ def _revoke(fake: FakeService, n: int = 2) -> None:
     fake.bus.emit(NeedsSignInRaised(dead, "The grant was revoked at GitHub."))
 
 
+async def _default_action_reconnects(controller: Controller, fake: FakeService, routes: list[Any], click: Any) -> None:
+    """A revoked grant's notification, clicked (its default action): the reconnect starts; then the dialog is
+    cancelled and the window hidden again."""
+    _revoke(fake)
+    await until(lambda: routes, what="the notification")
+    click()
+    await until(lambda: fake.reconnect_calls, what="the reconnect")
+    [dialog] = [d for d in controller.window.findChildren(ConnectDialog) if d.isVisible()]
+    dialog.cancel_sign_in()
+    controller.window.hide()
+
+
 @pytest.mark.parametrize("tray", [False, True], ids=["no tray host", "tray host"])
 def test_needs_sign_in_goes_to_the_notification_service_and_reconnect_works_over_dbus(
     running: Any, service: NotificationService, bus: PrivateBus, qloop: asyncio.AbstractEventLoop, tray: bool
@@ -120,13 +132,7 @@ def test_the_default_action_reconnects_too_and_a_summary_opens_the_window(
     routes = _routes(controller)
 
     async def go() -> None:
-        _revoke(fake)
-        await until(lambda: routes, what="the notification")
-        service.invoke(service.notes[0], "default")
-        await until(lambda: fake.reconnect_calls, what="the reconnect")
-        [dialog] = [d for d in controller.window.findChildren(ConnectDialog) if d.isVisible()]
-        dialog.cancel_sign_in()
-        controller.window.hide()
+        await _default_action_reconnects(controller, fake, routes, lambda: service.invoke(service.notes[0], "default"))
         for n in (3, 4, 5):
             record = make_record(n, AccountState.NEEDS_SIGN_IN)
             fake.bus.emit(AccountChanged(record))
@@ -330,13 +336,7 @@ def test_in_flatpak_the_default_action_reconnects_and_untagged_notes_get_ids_of_
     routes = _routes(controller)
 
     async def go() -> None:
-        _revoke(fake)
-        await until(lambda: routes, what="the notification")
-        portal.invoke(portal.notes[0], "default")
-        await until(lambda: fake.reconnect_calls, what="the reconnect")
-        [dialog] = [d for d in controller.window.findChildren(ConnectDialog) if d.isVisible()]
-        dialog.cancel_sign_in()
-        controller.window.hide()
+        await _default_action_reconnects(controller, fake, routes, lambda: portal.invoke(portal.notes[0], "default"))
         controller.tray.notify("Hello", "first")
         controller.tray.notify("Hello", "second")
         await until(lambda: len(routes) == 3, what="the informational ones")
