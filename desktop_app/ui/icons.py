@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 APP_ID = "dev.tokendesk.Tokendesk"
 _SIZES_PX = (16, 22, 24, 32, 48, 64, 128)
 _cache: dict[str, QIcon] = {}
+_state_pixmaps: dict[tuple[str, str, int, float], QPixmap] = {}  # (icon, colour, logical px, dpr)
+_state_renderers: dict[str, Any] = {}  # icon name -> QSvgRenderer, or None when its SVG cannot be loaded
 
 
 def _resource_icon(relative: str) -> QIcon | None:
@@ -111,10 +113,6 @@ def state_pixmap(name: str, color: QColor, size_px: int, dpr: float) -> QPixmap:
         pm.setDevicePixelRatio(dpr)
         _state_pixmaps[key] = pm
     return _state_pixmaps[key]
-
-
-_state_pixmaps: dict[tuple[str, str, int, float], QPixmap] = {}
-_state_renderers: dict[str, Any] = {}
 
 
 def _state_svg(name: str) -> Any:
